@@ -1,0 +1,206 @@
+"""Benchmark: `mmpr train` (cached reference) vs TRL's DPOTrainer with the MPO loss list, same model and data.
+
+Runs each trainer in its own process (so peak memory is its own) on the same
+pair shards, the same model (default: the embedded Idefics3, float32 on CPU,
+bf16 autocast on a CUDA GPU), the same batch size, seed and number of steps:
+
+- ``mmpr``: :func:`mmpr_builder.train.run.run_mpo` with the cached reference
+  (one no-grad pass first, then one model in training);
+- ``mmpr-online``: the same with ``ref_online`` (a second model every step), to
+  isolate what the cached reference pass buys;
+- ``trl``: ``trl.DPOTrainer`` with ``loss_type=["sigmoid", "bco_pair", "sft"]``,
+  ``loss_weights=[0.8, 0.2, 1.0]`` (its reference runs online: TRL refuses
+  ``precompute_ref_log_probs`` for vision data), the reference loaded in the
+  same dtype as the policy.
+
+Prints pairs/s of the training loop (``train_runtime``), end-to-end pairs/s
+including mmpr's reference pass, peak memory (max RSS on CPU,
+``torch.cuda.max_memory_allocated`` on GPU), the loss at step 1 (mmpr with
+``bco_delta=none``, i.e. no BCO shift, as TRL >= 0.29; batch size 1 so TRL's
+token-weighted SFT equals ours) and the ratios. On a shared CPU the timings
+are noisy: the load average is printed with them.
+
+    python benchmarks/bench_train.py [--steps 6] [--pairs 8] [--data DIR] [--text-only]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+
+def _peak_memory_mb() -> float:
+    import torch
+
+    if torch.cuda.is_available():
+        return torch.cuda.max_memory_allocated() / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def _step_timer():
+    """A TrainerCallback recording the wall time of each optimizer step (same for both trainers)."""
+    from transformers import TrainerCallback
+
+    class StepTimer(TrainerCallback):
+        def __init__(self):
+            self.wall, self.cpu, self._t = [], [], None
+
+        def on_step_begin(self, args, state, control, **kwargs):
+            self._t = (time.perf_counter(), time.process_time())
+
+        def on_step_end(self, args, state, control, **kwargs):
+            self.wall.append(time.perf_counter() - self._t[0])
+            self.cpu.append(time.process_time() - self._t[1])
+
+        def summary(self) -> dict:
+            """Seconds per step after step 1 (optimizer state creation, lazy initialisation): wall and CPU."""
+            wall, cpu = self.wall[1:] or self.wall, self.cpu[1:] or self.cpu
+            return {"step_seconds": sum(wall) / len(wall), "step_cpu_seconds": sum(cpu) / len(cpu)}
+
+    return StepTimer()
+
+
+def _common(args) -> dict:
+    import torch
+
+    return dict(per_device_train_batch_size=args.batch_size, max_steps=args.steps, learning_rate=1e-5,
+                lr_scheduler_type="constant", warmup_steps=0, weight_decay=0.0, seed=0, logging_steps=1,
+                report_to="none", save_strategy="no", disable_tqdm=True, beta=0.1,
+                bf16=torch.cuda.is_available(), dataloader_num_workers=0)
+
+
+def run_mmpr(args, online: bool) -> dict:
+    from mmpr_builder.train import mpo_trainer
+    from mmpr_builder.train.mpo_config import MPOConfig
+    from mmpr_builder.train.run import run_mpo
+
+    timer = _step_timer()
+    init = mpo_trainer.MPOTrainer.__init__
+
+    def init_with_timer(self, *a, **kw):  # run_mpo builds the trainer; add the same callback as for TRL
+        init(self, *a, **kw)
+        self.add_callback(timer)
+
+    mpo_trainer.MPOTrainer.__init__ = init_with_timer
+    out = Path(args.work) / ("mmpr-online" if online else "mmpr")
+    cfg = MPOConfig(output_dir=str(out), ref_online=online, bco_delta="none", model_dtype="float32",
+                    ref_cache_dir=str(Path(args.work) / "ref_cache"), max_length=None, **_common(args))
+    summary = run_mpo(args.data, cfg, model=args.model)
+    first = json.loads((out / "metrics.jsonl").read_text().splitlines()[0])
+    return {"train_seconds": summary["metrics"]["train_runtime"], "reference_seconds": summary["reference_seconds"],
+            **timer.summary(), "pairs": summary["global_step"] * args.batch_size,
+            "loss_step1": first["loss"], "peak_mb": _peak_memory_mb()}
+
+
+def run_trl(args) -> dict:
+    import torch
+    from datasets import Dataset
+    from trl import DPOConfig, DPOTrainer
+
+    from mmpr_builder.models.aliases import resolve_model
+    from mmpr_builder.train.data import find_shards
+    from mmpr_builder.train.run import load_model, load_processor
+
+    path = resolve_model(args.model).path
+    ds = Dataset.from_parquet([str(f) for f in find_shards(args.data)])
+    ds = ds.select_columns(["prompt", "chosen", "rejected", "images"])
+    processor = load_processor(path)
+    model, ref = load_model(path, torch.float32), load_model(path, torch.float32)
+    cfg = DPOConfig(output_dir=str(Path(args.work) / "trl"), loss_type=["sigmoid", "bco_pair", "sft"],
+                    loss_weights=[0.8, 0.2, 1.0], max_length=None, **_common(args))
+    timer = _step_timer()
+    trainer = DPOTrainer(model=model, ref_model=ref, args=cfg, train_dataset=ds, processing_class=processor,
+                         callbacks=[timer])
+    result = trainer.train()
+    return {"train_seconds": result.metrics["train_runtime"], "reference_seconds": 0.0,
+            **timer.summary(), "pairs": result.global_step * args.batch_size,
+            "loss_step1": trainer.state.log_history[0]["loss"], "peak_mb": _peak_memory_mb()}
+
+
+def make_data(folder: Path, pairs: int, text_only: bool) -> Path:
+    """Pair shards from sample_data (GSM8K text pairs and easy-VQA image pairs), as the tests build them."""
+    from tests.train.pair_shards import math_rows, vqa_rows, write_shard
+
+    rows = math_rows(pairs, max_words=40) if text_only else math_rows(pairs // 2, max_words=40) + vqa_rows(pairs - pairs // 2)
+    write_shard(rows, folder / "data" / "shard-00000.parquet")
+    return folder
+
+
+def child(args) -> None:
+    result = {"mmpr": lambda: run_mmpr(args, False), "mmpr-online": lambda: run_mmpr(args, True),
+              "trl": lambda: run_trl(args)}[args.run]()
+    Path(args.result).write_text(json.dumps(result))
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--model", default=None, help="model alias/folder (default: embedded)")
+    p.add_argument("--data", default=None, help="pair shards (default: built from sample_data)")
+    p.add_argument("--pairs", type=int, default=8, help="pairs to build when --data is not given")
+    p.add_argument("--steps", type=int, default=6)
+    p.add_argument("--batch-size", type=int, default=1)
+    p.add_argument("--text-only", action="store_true", help="text rows only (if TRL cannot run the VLM)")
+    p.add_argument("--run", choices=["mmpr", "mmpr-online", "trl"], help=argparse.SUPPRESS)
+    p.add_argument("--work", help=argparse.SUPPRESS)
+    p.add_argument("--result", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.run:
+        return child(args)
+
+    with tempfile.TemporaryDirectory(prefix="bench_train_") as work:
+        data = args.data or str(make_data(Path(work) / "pairs", args.pairs, args.text_only))
+        results, load = {}, [os.getloadavg()[0]]
+        for name in ("mmpr", "mmpr-online", "trl"):
+            out = Path(work) / f"{name}.json"
+            cmd = [sys.executable, __file__, "--run", name, "--work", work, "--result", str(out), "--data", data,
+                   "--steps", str(args.steps), "--batch-size", str(args.batch_size)]
+            if args.model:
+                cmd += ["--model", args.model]
+            t0 = time.perf_counter()
+            proc = subprocess.run(cmd, capture_output=True, text=True)
+            if proc.returncode != 0:
+                print(f"{name} failed:\n{proc.stderr[-3000:]}")
+                results[name] = None
+                continue
+            results[name] = json.loads(out.read_text()) | {"wall_seconds": time.perf_counter() - t0}
+            load.append(os.getloadavg()[0])
+
+    print(f"model={args.model or 'embedded'} data={args.data or f'{args.pairs} sample pairs'}"
+          f"{' (text only)' if args.text_only else ' (text + image rows)'} steps={args.steps} "
+          f"batch={args.batch_size} load average {', '.join(f'{x:.1f}' for x in load)}")
+    print(f"{'run':<12} {'pairs/s':>8} {'CPU s/pair':>10} {'loop pairs/s':>12} {'e2e pairs/s':>11} "
+          f"{'ref pass s':>10} {'peak MiB':>9} {'loss@1':>9}")
+    for name, r in results.items():
+        if r is None:
+            print(f"{name:<12} failed")
+            continue
+        e2e = r["pairs"] / (r["train_seconds"] + r["reference_seconds"])
+        print(f"{name:<12} {args.batch_size / r['step_seconds']:>8.3f} "
+              f"{r['step_cpu_seconds'] / args.batch_size:>10.2f} {r['pairs'] / r['train_seconds']:>12.3f} "
+              f"{e2e:>11.3f} {r['reference_seconds']:>10.1f} {r['peak_mb']:>9.0f} {r['loss_step1']:>9.4f}")
+    print("pairs/s and CPU s/pair: mean over steps 2..N (wall clock and process CPU time); loop: whole train(); "
+          "e2e: train() + mmpr's reference pass")
+    m, o, t = results.get("mmpr"), results.get("mmpr-online"), results.get("trl")
+    if m and t:
+        print(f"mmpr / trl: {t['step_seconds'] / m['step_seconds']:.2f}x pairs/s "
+              f"({t['step_cpu_seconds'] / m['step_cpu_seconds']:.2f}x by CPU time), "
+              f"{t['train_seconds'] / (m['train_seconds'] + m['reference_seconds']):.2f}x end to end, "
+              f"{t['peak_mb'] / m['peak_mb']:.2f}x less peak memory; "
+              f"loss at step 1 differs by {abs(m['loss_step1'] - t['loss_step1']):.2e}")
+    if m and o:
+        print(f"mmpr cached / mmpr --ref-online: {o['step_seconds'] / m['step_seconds']:.2f}x pairs/s "
+              f"({o['step_cpu_seconds'] / m['step_cpu_seconds']:.2f}x by CPU time)")
+
+
+if __name__ == "__main__":
+    main()

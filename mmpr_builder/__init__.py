@@ -1,0 +1,29 @@
+"""mmpr: build multimodal preference data (MMPR) with vLLM and train on it (MPO).
+
+Public names load lazily, so ``import mmpr_builder`` stays cheap (no torch/vLLM).
+"""
+
+from __future__ import annotations
+
+import importlib
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "Recipe": "mmpr_builder.config",
+    "load_recipe": "mmpr_builder.registry",
+    "list_recipes": "mmpr_builder.registry",
+    "run_build": "mmpr_builder.pipeline",
+    "check_answer": "mmpr_builder.labelers.answers",
+    "Engine": "mmpr_builder.engine",
+    "pair_features": "mmpr_builder.schema",
+    "resolve_model": "mmpr_builder.models.aliases",
+}
+
+__all__ = ["__version__", *_LAZY]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'mmpr_builder' has no attribute {name!r}")

@@ -1,0 +1,3 @@
+from mmpr_builder.cli import main
+
+main()

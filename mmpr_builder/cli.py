@@ -1,0 +1,167 @@
+"""The ``mmpr`` command line: thin typer wrappers over library calls.
+
+Errors the library raises on purpose (:class:`~mmpr_builder.errors.MmprError`)
+are printed in one place, as ``error: ...``, with exit status 2.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from mmpr_builder.errors import MmprError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Build multimodal preference pairs (MMPR) with vLLM and train on them (MPO).")
+models_app = typer.Typer(no_args_is_help=True, help="Model aliases and the embedded default model.")
+app.add_typer(models_app, name="models")
+
+
+def _load_source(source: str, data: Path | None):
+    """A recipe by name or YAML path, or a plain data file/folder wrapped in a default recipe."""
+    from mmpr_builder.config import Recipe, SourceConfig
+    from mmpr_builder.registry import load_recipe
+
+    path = Path(source)
+    if path.exists() and path.suffix not in (".yaml", ".yml"):
+        recipe = Recipe(name=path.stem, source=SourceConfig(path=str(path.resolve())), base_dir=str(Path.cwd()))
+    else:
+        recipe = load_recipe(source)
+    if data is not None:
+        recipe = dataclasses.replace(recipe, source=dataclasses.replace(recipe.source, path=str(data.resolve())))
+    return recipe
+
+
+@app.command()
+def build(
+    source: Annotated[str, typer.Option(help="recipe name (see `mmpr sources`), recipe .yaml, or a data file/folder")] = "mathqa",
+    model: Annotated[Optional[str], typer.Option(help="model alias, Hub id or folder; default: the embedded model")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="output folder; default: out/<recipe>")] = None,
+    data: Annotated[Optional[Path], typer.Option(help="override the recipe's source path")] = None,
+    limit: Annotated[Optional[int], typer.Option(help="take the first N source rows")] = None,
+    config: Annotated[Optional[Path], typer.Option(help="YAML of recipe overrides (same layout as a recipe)")] = None,
+    num_samples: Annotated[Optional[int], typer.Option(help="K responses per item")] = None,
+    max_tokens: Annotated[Optional[int], typer.Option(help="max new tokens per response")] = None,
+    temperature: Annotated[Optional[float], typer.Option(help="sampling temperature")] = None,
+    methods: Annotated[Optional[str], typer.Option(help="comma list: correctness,dropout_ntp")] = None,
+    seed: Annotated[int, typer.Option(help="run seed; item seeds derive from it")] = 0,
+    overwrite: Annotated[bool, typer.Option(help="replace an output folder made with other arguments")] = False,
+    chunk_items: Annotated[int, typer.Option(help="items per engine batch")] = 256,
+    max_shard_mb: Annotated[float, typer.Option(help="roll shards at this size (MB)")] = 500.0,
+    max_shard_rows: Annotated[Optional[int], typer.Option(help="roll shards at this many rows")] = None,
+    push_to_hub: Annotated[Optional[str], typer.Option(help="upload shards to this Hub dataset (org/name) as they close")] = None,
+    private: Annotated[bool, typer.Option(help="create the Hub dataset as private")] = False,
+    tensor_parallel_size: Annotated[int, typer.Option(help="vLLM tensor parallel size")] = 1,
+    max_model_len: Annotated[Optional[int], typer.Option(help="vLLM context length (tokens)")] = None,
+    gpu_memory_utilization: Annotated[float, typer.Option(help="vLLM GPU memory share")] = 0.9,
+    dtype: Annotated[str, typer.Option(help="vLLM dtype")] = "auto",
+    limit_mm_per_prompt: Annotated[Optional[int], typer.Option(help="most images per prompt")] = None,
+    trust_remote_code: Annotated[Optional[bool], typer.Option(help="allow model code from the Hub")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
+):
+    """Sample CoT responses, label them and write chosen/rejected Parquet shards."""
+    from mmpr_builder.config import merge, read_yaml
+    from mmpr_builder.engine import EngineConfig
+    from mmpr_builder.pipeline import run_build
+    from mmpr_builder.summary import format_summary
+
+    recipe = _load_source(source, data)
+    if config is not None:
+        recipe = merge(recipe, read_yaml(config), where=str(config))
+    flags = {"sampling": {k: v for k, v in {"num_samples": num_samples, "max_tokens": max_tokens,
+                                            "temperature": temperature}.items() if v is not None}}
+    if methods is not None:
+        flags["methods"] = methods
+    recipe = merge(recipe, flags)
+    recipe.__post_init__()
+    engine_config = EngineConfig(tensor_parallel_size=tensor_parallel_size, max_model_len=max_model_len,
+                                 gpu_memory_utilization=gpu_memory_utilization, dtype=dtype,
+                                 limit_mm_per_prompt=limit_mm_per_prompt, trust_remote_code=trust_remote_code)
+    summary = run_build(recipe, out_dir=out or Path("out") / recipe.name, model=model, limit=limit, seed=seed,
+                        engine_config=engine_config, overwrite=overwrite, chunk_items=chunk_items,
+                        max_shard_bytes=int(max_shard_mb * 1e6), max_shard_rows=max_shard_rows,
+                        push_to_hub=push_to_hub, private=private)
+    typer.echo(json.dumps(summary, indent=2) if json_out else format_summary(summary))
+
+
+@app.command()
+def sources():
+    """List the pipeline recipes with a one-line description."""
+    from mmpr_builder.registry import list_recipes
+
+    for recipe in list_recipes():
+        typer.echo(f"{recipe.name:<12} v{recipe.version:<4} {recipe.description}")
+
+
+@app.command("check-answer")
+def check_answer_cmd(
+    response: Annotated[str, typer.Argument(help="the model response (CoT text)")],
+    ground_truth: Annotated[str, typer.Option(help="the reference answer")],
+    choices: Annotated[Optional[str], typer.Option(help='options, "A text|B text|..."')] = None,
+    answer_type: Annotated[str, typer.Option(help="auto, multiple_choice, number, math, yes_no, short_text, anls, relaxed")] = "auto",
+    allow_weak: Annotated[bool, typer.Option(help="accept a last-line/last-number answer")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+):
+    """Extract the final answer from RESPONSE and check it against the ground truth."""
+    from mmpr_builder.labelers.answers import check_answer
+
+    result = check_answer(response, ground_truth, choices.split("|") if choices else None, answer_type,
+                          allow_weak=allow_weak)
+    if json_out:
+        d = result.to_dict()
+        typer.echo(json.dumps({"extracted": d["extracted"], "verdict": d["verdict"], "reason": d["reason"],
+                               **{k: v for k, v in d.items() if k not in ("extracted", "verdict", "reason")}}))
+    else:
+        typer.echo(f"extracted: {result.extracted}\nverdict:   {result.verdict.value}\nreason:    {result.reason}")
+
+
+@models_app.command("list")
+def models_list():
+    """Show the model aliases and what each needs."""
+    from mmpr_builder.models.aliases import MODEL_ALIASES
+
+    typer.echo(f"{'embedded':<20} tiny offline Idefics3 (SmolLM2-135M + untrained vision tower; smoke tests only)")
+    for spec in MODEL_ALIASES.values():
+        extra = " trust_remote_code" if spec.trust_remote_code else ""
+        typer.echo(f"{spec.name:<20} {spec.path}{extra}")
+
+
+@models_app.command("build-embedded")
+def models_build_embedded(force: Annotated[bool, typer.Option(help="rebuild even if cached")] = False):
+    """Build (once) the embedded default model into the cache and print its folder."""
+    from mmpr_builder.models.embedded import build_embedded_model, embedded_model_dir, ensure_embedded_model
+
+    typer.echo(build_embedded_model(embedded_model_dir()) if force else ensure_embedded_model())
+
+
+def _register_optional() -> None:
+    """Commands that live beside their subsystem (train/, output inspection)."""
+    try:
+        from mmpr_builder.train.cli import train_command
+
+        app.command("train")(train_command)
+    except ImportError:  # pragma: no cover - train extra not installed
+        pass
+    from mmpr_builder.inspect_cmd import inspect_command
+
+    app.command("inspect")(inspect_command)
+
+
+_register_optional()
+
+
+def main() -> None:
+    """Entry point of the ``mmpr`` console script."""
+    logging.basicConfig(level=os.environ.get("MMPR_LOG_LEVEL", "WARNING"), format="%(levelname)s %(name)s: %(message)s")
+    try:
+        app()
+    except MmprError as e:
+        typer.echo(f"error: {e}", err=True)
+        sys.exit(2)

@@ -1,0 +1,99 @@
+"""``mmpr inspect DIR``: the statistics of an output folder, as text or JSON.
+
+The CLI registers :func:`inspect_command` (``app.command("inspect")(inspect_command)``);
+:func:`inspect_output` is the library call behind it. Nothing on disk is changed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from .manifest import read_state
+
+_RUN_ONLY = ("generated_tokens", "tokens_per_second", "wall_seconds")  # throughput of one invocation
+
+
+def inspect_output(out_dir: Path, *, verify_checksums: bool = False) -> dict[str, Any]:
+    """Read an output folder and summarize its committed items.
+
+    Returns:
+        :func:`mmpr_builder.summary.summarize` of the committed item stats (without the
+        throughput fields), plus ``run_fingerprint``, ``shards`` (``{"count", "rows",
+        "bytes"}``) and ``problems``: shards or commit records a resume would drop and redo.
+
+    Raises:
+        OutputError: no ``manifest.json`` in ``out_dir``, or it is corrupt.
+    """
+    from .summary import summarize
+
+    state = read_state(Path(out_dir), verify_checksums=verify_checksums)
+    stats: list[dict] = []
+    errors: Counter = Counter()
+    for record in state.records.values():
+        if record is not None:
+            stats += [{"item_id": it["item_id"], **it["stats"]} for it in record["items"]]
+            errors.update(e["cause"] for e in record["errors"])
+    shards = [c for c in state.manifest.commits if c.shard is not None]
+    summary = summarize(stats, errors=dict(sorted(errors.items())), out_dir=Path(out_dir))
+    for key in _RUN_ONLY:
+        summary.pop(key, None)
+    summary["shards"] = {"count": len(shards), "rows": sum(c.rows for c in shards),
+                         "bytes": sum(c.bytes for c in shards)}
+    summary["run_fingerprint"] = state.manifest.run_fingerprint
+    summary["problems"] = [state.problems[k] for k in sorted(state.problems)]
+    return summary
+
+
+def _human(n: int) -> str:
+    for unit, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{n} B"
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.1%}"
+
+
+def _kv(d: dict) -> str:
+    return ", ".join(f"{k} {v}" for k, v in sorted(d.items())) or "none"
+
+
+def format_summary(s: dict[str, Any]) -> str:
+    """Human-readable text of an :func:`inspect_output` summary."""
+    fp = s["run_fingerprint"]
+    recipe = fp.get("recipe")
+    recipe = recipe.get("name", "?") if isinstance(recipe, dict) else recipe
+    pairs = {k: v for k, v in s["pairs"].items() if k != "total"}
+    lines = [
+        f"{s['out_dir']}",
+        f"  run: recipe={recipe}, model={fp.get('model')}, seed={fp.get('seed')}",
+        f"  shards: {s['shards']['count']} ({s['shards']['rows']} rows, {_human(s['shards']['bytes'])})",
+        f"  items: {s['items']} ({_kv(s['status'])})",
+        f"  responses: {s['responses']}, accuracy {_pct(s['accuracy'])}",
+        f"  pairs: {s['pairs']['total']} ({_kv(pairs)})",
+        "  accuracy per source: " + (", ".join(f"{k} {_pct(v)}" for k, v in s["accuracy_by_source"].items())
+                                     or "none"),
+    ]
+    if s["errors"]:
+        lines.append(f"  skipped rows: {_kv(s['errors'])}")
+    lines.append("  tokens (count, mean, p50/p90, max):")
+    for name, d in s["tokens"].items():
+        lines.append(f"    {name}: none" if not d["count"] else
+                     f"    {name}: {d['count']}, {d['mean']}, {d['p50']}/{d['p90']}, {d['max']}")
+    lines += [f"  problem (redone on resume): {p}" for p in s["problems"]]
+    return "\n".join(lines)
+
+
+def inspect_command(
+    out_dir: Annotated[Path, typer.Argument(help="Output folder of `mmpr build`.", exists=True, file_okay=False)],
+    json_: Annotated[bool, typer.Option("--json", help="Print the statistics as JSON.")] = False,
+) -> None:
+    """Print the statistics of an output folder (items, accuracy per source, pairs by method, lengths)."""
+    summary = inspect_output(out_dir)
+    typer.echo(json.dumps(summary, indent=2, sort_keys=True) if json_ else format_summary(summary))

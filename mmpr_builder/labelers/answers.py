@@ -1,0 +1,223 @@
+"""Correctness labels for responses to items with a ground truth.
+
+MMPR (arXiv 2411.10442, sec. 3.2) splits sampled responses into correct,
+incorrect and *format negatives* (no answer could be extracted); pairs are
+correct x incorrect and correct x format-negative. A wrong label is a poisoned
+pair, so this module is strict: no substring "answer fix", no whole-response
+fallback, no random option, and a check that cannot finish in time is
+``unverifiable``, never correct.
+
+``check_answer`` = :func:`.extract.extract_answer` (what was found and how) +
+one verifier of :mod:`.verify` (chosen by the caller or inferred: ``auto``).
+"""
+
+from __future__ import annotations
+
+import difflib
+import enum
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from mmpr_builder.errors import ConfigError
+from mmpr_builder.labelers.choice import asserted_options
+from mmpr_builder.labelers.extract import clean_answer, extract_answer
+from mmpr_builder.labelers.numeric import DEFAULT_REL_TOL, parse_number
+from mmpr_builder.labelers.verify import (
+    Outcome,
+    looks_like_math,
+    verify_anls,
+    verify_choice,
+    verify_math,
+    verify_number,
+    verify_relaxed,
+    verify_short_text,
+    verify_yes_no,
+    vqa_normalize,
+)
+
+__all__ = [
+    "Verdict", "AnswerCheck", "check_answer", "answers_equivalent", "infer_answer_type",
+    "validate_answer_type", "ANSWER_TYPES", "DEFAULT_REL_TOL", "DEFAULT_TIMEOUT_S",
+]
+
+ANSWER_TYPES: tuple[str, ...] = ("auto", "multiple_choice", "number", "math", "yes_no", "short_text", "anls", "relaxed")
+"""Verifier names accepted by :func:`check_answer` (``auto`` infers one of the others
+except ``anls``/``relaxed``, which are dataset choices: documents and charts)."""
+
+DEFAULT_TIMEOUT_S = 3.0
+"""Default wall-clock bound (seconds) for one Math-Verify check."""
+
+
+class Verdict(str, enum.Enum):
+    """Label of one response."""
+
+    CORRECT = "correct"
+    INCORRECT = "incorrect"
+    NO_ANSWER = "no_answer"  # format negative: no final answer could be extracted
+    UNVERIFIABLE = "unverifiable"  # could not decide (timeout, bad ground truth): never paired as correct
+
+
+@dataclass(frozen=True)
+class AnswerCheck:
+    """Outcome of :func:`check_answer`.
+
+    Attributes:
+        extracted: the extracted final answer, None if none was found.
+        verdict: the label.
+        reason: how the answer was extracted and why it is (in)correct.
+        method: extraction method, ``"boxed"``, ``"statement"``, ``"weak"`` or ``"none"``.
+        answer_type: the verifier actually used (``auto`` resolved).
+    """
+
+    extracted: str | None
+    verdict: Verdict
+    reason: str
+    method: str
+    answer_type: str
+
+    def to_dict(self) -> dict:
+        """JSON-safe dict with keys ``extracted, verdict, reason, method, answer_type``."""
+        return {"extracted": self.extracted, "verdict": self.verdict.value, "reason": self.reason,
+                "method": self.method, "answer_type": self.answer_type}
+
+
+def validate_answer_type(answer_type: str) -> str:
+    """Return ``answer_type`` if known; raise ConfigError with a "did you mean" otherwise."""
+    if answer_type in ANSWER_TYPES:
+        return answer_type
+    close = difflib.get_close_matches(str(answer_type), ANSWER_TYPES, n=1, cutoff=0.5)
+    hint = " Did you mean %r?" % close[0] if close else ""
+    raise ConfigError("unknown answer_type %r; expected one of %s.%s" % (answer_type, ", ".join(ANSWER_TYPES), hint))
+
+
+_LETTER_GOLD_RE = re.compile(r"^\(?[A-Z]\)?\.?$")
+
+
+def infer_answer_type(ground_truth: str, choices: Sequence[str] | None = None) -> str:
+    """The verifier ``auto`` uses: choices or a letter gold -> ``multiple_choice``;
+    yes/no/true/false -> ``yes_no``; a plain number -> ``number``; LaTeX or an
+    expression -> ``math``; anything else -> ``short_text``.
+    """
+    if choices:
+        return "multiple_choice"
+    g = clean_answer(ground_truth)
+    if _LETTER_GOLD_RE.match(g):
+        return "multiple_choice"
+    if vqa_normalize(g) in ("yes", "no", "true", "false"):
+        return "yes_no"
+    if parse_number(g) is not None:
+        return "number"
+    if looks_like_math(g):
+        return "math"
+    return "short_text"
+
+
+def _dispatch(kind: str, pred: str, golds: list[str], choices, rel_tol: float, timeout_s: float) -> Outcome:
+    if kind == "multiple_choice":
+        outs = [verify_choice(pred, g, choices) for g in golds]
+        return next((o for o in outs if o.ok), outs[0])
+    if kind == "number":
+        return verify_number(pred, golds, rel_tol, timeout_s)
+    if kind == "math":
+        return verify_math(pred, golds, rel_tol, timeout_s)
+    if kind == "yes_no":
+        return verify_yes_no(pred, golds)
+    if kind == "anls":
+        return verify_anls(pred, golds)
+    if kind == "relaxed":
+        return verify_relaxed(pred, golds)
+    return verify_short_text(pred, golds)
+
+
+def _check_params(rel_tol: float, timeout_s: float) -> None:
+    if not 0.0 <= rel_tol < 1.0:
+        raise ConfigError("rel_tol must be in [0, 1), got %r" % rel_tol)
+    if not timeout_s > 0:
+        raise ConfigError("timeout_s must be > 0, got %r" % timeout_s)
+
+
+def check_answer(
+    response: str,
+    ground_truth: str | Sequence[str],
+    choices: list[str] | None = None,
+    answer_type: str = "auto",
+    *,
+    allow_weak: bool = False,
+    rel_tol: float = DEFAULT_REL_TOL,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+) -> AnswerCheck:
+    """Label one response against the ground truth.
+
+    Args:
+        response: the model's full chain-of-thought response.
+        ground_truth: the reference answer; for multiple choice the letter (``C``)
+            or the option text. A list means any of these answers is accepted.
+        choices: option texts in order (A, B, C, ...), or None.
+        answer_type: one of :data:`ANSWER_TYPES`; ``auto`` infers it
+            (:func:`infer_answer_type`).
+        allow_weak: accept the weak extraction fallback (last number/line),
+            reported as ``method="weak"``.
+        rel_tol: relative tolerance for numbers (0.001 = 0.1%; integers written as
+            integers are always exact; see :mod:`.numeric`).
+        timeout_s: wall-clock bound for one Math-Verify check; past it the
+            verdict is ``unverifiable``.
+
+    Returns:
+        An :class:`AnswerCheck`. An empty response or no extractable answer is
+        ``NO_ANSWER``. An internal failure on odd input is ``UNVERIFIABLE``
+        (counted by the caller, never fatal).
+
+    Raises:
+        ConfigError: unknown ``answer_type`` (with a suggestion), bad ``rel_tol``
+            or ``timeout_s``.
+    """
+    kind = validate_answer_type(answer_type)
+    _check_params(rel_tol, timeout_s)
+    golds = [ground_truth] if isinstance(ground_truth, str) else [g for g in ground_truth if isinstance(g, str)]
+    golds = [g for g in golds if g.strip()]
+    if kind == "auto":
+        kind = infer_answer_type(golds[0], choices) if golds else "short_text"
+    try:
+        ext = extract_answer(response or "", allow_weak=allow_weak, numeric=kind in ("number", "math", "relaxed"))
+    except Exception as e:  # noqa: BLE001 - one odd response must not end a run
+        return AnswerCheck(None, Verdict.UNVERIFIABLE, "extraction error: %s: %s" % (type(e).__name__, e), "none", kind)
+    if ext.text is None:
+        return AnswerCheck(None, Verdict.NO_ANSWER, ext.detail, "none", kind)
+    if not golds:
+        return AnswerCheck(ext.text, Verdict.UNVERIFIABLE, "empty ground truth", ext.method, kind)
+    try:
+        out = _dispatch(kind, ext.text, golds, choices, rel_tol, timeout_s)
+    except Exception as e:  # noqa: BLE001 - one odd response must not end a run
+        out = Outcome(None, "verifier error: %s: %s" % (type(e).__name__, e))
+    verdict = Verdict.UNVERIFIABLE if out.ok is None else Verdict.CORRECT if out.ok else Verdict.INCORRECT
+    return AnswerCheck(ext.text, verdict, "%s (%s): %s" % (ext.method, ext.detail, out.reason), ext.method, kind)
+
+
+def answers_equivalent(a: str, b: str, answer_type: str = "auto", choices: list[str] | None = None) -> bool:
+    """Whether two *extracted* answers say the same thing (used by pairing to skip
+    pairs whose chosen and rejected answers agree).
+
+    ``a`` plays the ground truth's role for ``auto`` typing and Math-Verify.
+    Multiple choice: both assert the same single option. Others: the type's
+    verifier accepts ``b`` against ``a``. Undecidable (timeout) counts as not
+    equivalent. Empty or None answers are never equivalent.
+
+    Raises:
+        ConfigError: unknown ``answer_type``.
+    """
+    kind = validate_answer_type(answer_type)
+    if not a or not b or not a.strip() or not b.strip():
+        return False
+    a, b = clean_answer(a), clean_answer(b)
+    if a == b:
+        return True
+    if kind == "auto":
+        kind = infer_answer_type(a, choices)
+    try:
+        if kind == "multiple_choice":
+            oa, ob = asserted_options(a, choices)[0], asserted_options(b, choices)[0]
+            return len(oa) == 1 and oa == ob
+        return _dispatch(kind, b, [a], choices, DEFAULT_REL_TOL, DEFAULT_TIMEOUT_S).ok is True
+    except Exception:  # noqa: BLE001 - undecidable counts as not equivalent
+        return False

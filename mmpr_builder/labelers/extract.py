@@ -1,0 +1,311 @@
+"""Find the final answer in a chain-of-thought response.
+
+Evidence is tried from strongest to weakest (MMPR, arXiv 2411.10442, sec. 3.2,
+labels a response whose answer cannot be extracted as a *format negative*):
+
+1. ``boxed``: the content of the last *complete* ``\\boxed{...}`` (or
+   ``\\fbox{...}``). Braces are matched with a scan (escaped ``\\{``/``\\}`` are
+   skipped), so ``\\boxed{\\frac{1}{3}}`` gives ``\\frac{1}{3}`` where the usual
+   ``[^}]*`` regex gives ``\\frac{1`` (huggingface/trl#5026). A box cut off by the
+   token limit is ignored; an empty or placeholder box (an echoed instruction)
+   too. One exception: a "final answer" statement that comes after the last box
+   *and* after a self-correction ("wait", "actually", "wrong") wins over it.
+2. ``statement``: the last explicit final-answer statement: "Final answer:",
+   "Answer:", "the (correct|final|best) answer is", "the correct option is",
+   "答案是" ... in any case and through markdown emphasis. Cues saying "final" win
+   over plain ones. The answer runs to the end of the line (or the next
+   non-empty line when the cue ends its line) and is cut at the end of the
+   sentence ("The answer is B. Note that A ..." gives ``B``).
+3. ``weak`` (only when the caller allows it): for numeric answers the last
+   number (``\\frac{a}{b}``, ``a/b``, decimals, percent) of the response, else
+   the last non-empty line.
+
+Whatever was found is cleaned by :func:`clean_answer` (``$...$``, ``\\text{}``,
+markdown and trailing punctuation removed). No answer is ``method="none"`` and
+``text=None``: never the whole response.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+__all__ = ["Extraction", "find_boxed", "final_statement", "weak_answer", "clean_answer", "extract_answer"]
+
+
+@dataclass(frozen=True)
+class Extraction:
+    """The final answer found in a response.
+
+    Attributes:
+        text: the cleaned answer, or None when nothing was found.
+        method: ``"boxed"``, ``"statement"``, ``"weak"`` or ``"none"``.
+        detail: human-readable note on how it was found (for reasons/logs).
+    """
+
+    text: str | None
+    method: str
+    detail: str
+
+
+_BOX_RE = re.compile(r"\\(?:boxed|fbox)\b")
+
+
+def _balanced_end(text: str, start: int) -> int | None:
+    """Index just past the ``}`` closing the ``{`` at ``start``; None if never closed."""
+    depth = 0
+    i, n = start, len(text)
+    while i < n:
+        c = text[i]
+        if c == "\\":
+            i += 2  # skip escaped char, e.g. \{ \} in sets
+            continue
+        if c == "{":
+            depth += 1
+        elif c == "}":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+        i += 1
+    return None
+
+
+_BRACE_RE = re.compile(r"\\.|[{}]", re.DOTALL)
+_BARE_BOX_ARG_RE = re.compile(r"[^\s$\\]+")
+
+
+def _brace_pairs(text: str) -> dict[int, int]:
+    """``{index of '{': index just past its '}'}`` for every closed brace, in one pass."""
+    pairs: dict[int, int] = {}
+    stack: list[int] = []
+    for m in _BRACE_RE.finditer(text):
+        c = m.group(0)
+        if c == "{":
+            stack.append(m.start())
+        elif c == "}" and stack:
+            pairs[stack.pop()] = m.start() + 1
+    return pairs
+
+
+_PLACEHOLDERS = {"answer", "your answer", "final answer", "the answer", "...", "…", "?", "ans"}
+
+
+def _boxes(text: str) -> list[tuple[int, str]]:
+    """``(end index, content)`` of every complete, non-empty, non-placeholder box."""
+    out: list[tuple[int, str]] = []
+    pairs: dict[int, int] | None = None
+    for m in _BOX_RE.finditer(text):
+        i = m.end()
+        while i < len(text) and text[i] == " ":
+            i += 1
+        if i < len(text) and text[i] == "{":
+            if pairs is None:
+                pairs = _brace_pairs(text)
+            end = pairs.get(i)
+            if end is None:
+                continue
+            inner = text[i + 1 : end - 1].strip()
+        else:
+            tok = _BARE_BOX_ARG_RE.match(text, i) if i > m.end() else None
+            inner, end = (tok.group(0).strip(), tok.end()) if tok else ("", i)
+        if inner and inner.lower() not in _PLACEHOLDERS:
+            out.append((end, inner))
+    return out
+
+
+def find_boxed(text: str) -> list[str]:
+    """Contents of every complete, non-empty ``\\boxed{...}``/``\\fbox{...}``, in order.
+
+    ``\\boxed 5`` (no braces) gives ``5``. Incomplete boxes (no closing brace)
+    and echoed placeholders (``\\boxed{}``, ``\\boxed{answer}``) are skipped.
+    Linear in ``len(text)`` (one pass matches all braces).
+    """
+    return [inner for _, inner in _boxes(text)]
+
+
+# --- final-answer statements -------------------------------------------------
+_EMPH = r"[*_`#]*"
+_CUE_RE = re.compile(
+    r"(?P<final>final\s+answer|最终答案)"
+    r"|(?:(?:correct|right|best|short)\s+(?:answer|option|choice))"
+    r"|\banswers?\b(?:\s+to\s+(?:the|this)\s+(?:question|problem))?"
+    r"|答案",
+    re.IGNORECASE,
+)
+_AFTER_CUE_RE = re.compile(
+    _EMPH + r"\s*(?:\([^()\n]{0,30}\)\s*)?"  # optional "(short)" etc.
+    r"(?:is|should\s+be|would\s+be|will\s+be|=|:|：|是|为)" + _EMPH + r"\s*:?\s*" + _EMPH,
+    re.IGNORECASE,
+)
+_HEADING_END_RE = re.compile(r"[#*_: ]*(?=\n|$)")
+_HEADING_START_RE = re.compile(r"(?:^|\n)[#*_ ]*$")
+_MAX_LINE = 1000  # an answer line longer than this is cut (keeps every step linear)
+_ABBREV = {"st", "dr", "mr", "mrs", "ms", "jr", "sr", "vs", "etc", "e.g", "i.e", "no", "approx",
+           "u.s", "inc", "ltd", "co", "mt", "ft"}
+_SENT_END_RE = re.compile(
+    r"[.!?。](?=\s+\S)|\s+(?:because|since)\b|[,;]\s+(?:because|since|which|as)\b", re.IGNORECASE
+)
+
+
+_LAST_WORD_RE = re.compile(r"([\w.]+)$")
+
+
+def _cut_sentence(s: str) -> str:
+    """Cut ``s`` at its first sentence end (not after an abbreviation or an initial)."""
+    for m in _SENT_END_RE.finditer(s):
+        if m.group(0) == ".":
+            word = _LAST_WORD_RE.search(s[max(0, m.start() - 12) : m.start()])
+            w = word.group(1).lower() if word else ""
+            # keep "St. Louis", "John F. Kennedy"; but "B. Note ..." (a leading label) is cut
+            if w in _ABBREV or (len(w) == 1 and w.isalpha() and s[: m.start()].strip(" *_(").lower() != w):
+                continue
+        return s[: m.start()]
+    return s
+
+
+_NEXT_LINE_RE = re.compile(r"[^\s][^\n]*")
+
+
+def _statement(text: str) -> tuple[int, bool, str] | None:
+    """``(cue start, cue says "final", raw answer)`` of the chosen statement, or None."""
+    best: tuple[int, int, bool] | None = None
+    for m in _CUE_RE.finditer(text):
+        after = _AFTER_CUE_RE.match(text, m.end())
+        if after is not None:
+            end = after.end()
+        else:  # a heading line holding only the cue: "### Final Answer", "**Answer**"
+            head = _HEADING_END_RE.match(text, m.end())
+            if head is None or not _HEADING_START_RE.search(text[max(0, m.start() - 12) : m.start()]):
+                continue
+            end = head.end()
+        is_final = m.group("final") is not None
+        if best is None or is_final or not best[2]:
+            best = (m.start(), end, is_final)
+    if best is None:
+        return None
+    nl = text.find("\n", best[1])
+    line = text[best[1] : nl if nl >= 0 else len(text)][:_MAX_LINE].strip()
+    if not line.strip("*_`# ") and nl >= 0:
+        nxt = _NEXT_LINE_RE.search(text, nl)
+        line = nxt.group(0)[:_MAX_LINE].strip() if nxt else ""
+    line = _cut_sentence(line).strip().rstrip(".!?。").strip()
+    return (best[0], best[2], line) if line else None
+
+
+def final_statement(text: str) -> str | None:
+    """Raw answer text after the last explicit final-answer cue, or None.
+
+    Cues containing "final" win over plain "answer" cues. See the module doc.
+    """
+    found = _statement(text)
+    return found[2] if found else None
+
+
+# --- weak fallback ---------------------------------------------------------------
+_NUMBER_TOKEN_RE = re.compile(
+    r"\\[dt]?frac\s*\{[^{}]+\}\s*\{[^{}]+\}"
+    r"|-?\d[\d,]*(?:\.\d+)?(?:\s*/\s*\d+(?:\.\d+)?)?\s*(?:\\?%|percent)?"
+    r"|-?\.\d+"
+)
+_MATH_SPAN_RE = re.compile(r"\$\$?([^$]+)\$\$?|\\\((.+?)\\\)")
+
+
+def weak_answer(text: str, numeric: bool) -> str | None:
+    """Weak fallback: the last math span or number (``numeric``), else the last line."""
+    lines = [ln.strip() for ln in text.strip().split("\n") if ln.strip(" *_#-`>")]
+    if not lines:
+        return None
+    if numeric:
+        spans = list(_MATH_SPAN_RE.finditer(lines[-1]))
+        if spans:
+            return (spans[-1].group(1) or spans[-1].group(2)).strip()
+        nums = list(_NUMBER_TOKEN_RE.finditer(text))
+        return nums[-1].group(0).strip() if nums else None
+    last = re.sub(r"^(?:[-*>#]+\s*|\d+\.\s+)", "", lines[-1]).strip()
+    return last or None
+
+
+# --- cleaning ------------------------------------------------------------------
+_TEXT_CMD_RE = re.compile(
+    r"\\(?:text|textbf|textit|textrm|texttt|mathrm|mathbf|mathit|mbox|emph|textsf|mathsf)\s*\{([^{}]*)\}"
+)
+_WRAPPERS = (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"), ("**", "**"), ("__", "__"),
+             ("*", "*"), ("_", "_"), ("`", "`"), ('"', '"'), ("“", "”"), ("'", "'"))
+
+
+def _unbox(s: str) -> str:
+    """``\\boxed{X}`` -> ``X`` when the box spans all of ``s``."""
+    m = _BOX_RE.match(s)
+    if m:
+        i = m.end()
+        while i < len(s) and s[i] == " ":
+            i += 1
+        if i < len(s) and s[i] == "{" and _balanced_end(s, i) == len(s):
+            return s[i + 1 : -1].strip()
+    return s
+
+
+def clean_answer(s: str) -> str:
+    """Normalise a found answer's surface: strip math delimiters, ``\\text{}``-like
+    wrappers, markdown emphasis, surrounding quotes and trailing punctuation.
+
+    ``"**$\\text{13}$.**"`` -> ``"13"``; ``"\\boxed{C}"`` -> ``"C"``.
+    """
+    s = s.strip()
+    for _ in range(6):
+        before = s
+        s = _unbox(s)
+        s = _TEXT_CMD_RE.sub(lambda m: m.group(1), s).strip()
+        s = s.rstrip(" .,;:!。").strip()
+        for a, b in _WRAPPERS:
+            if len(s) > len(a) + len(b) and s.startswith(a) and s.endswith(b):
+                s = s[len(a) : len(s) - len(b)].strip()
+                break
+        s = s.strip(" *_`")
+        if s == before:
+            break
+    return s
+
+
+_CORRECTION_RE = re.compile(r"\b(?:wait|actually|mistake|correction|re-?check\w*|wrong|instead)\b", re.IGNORECASE)
+
+
+def extract_answer(response: str, *, allow_weak: bool = False, numeric: bool = False) -> Extraction:
+    """Extract the final answer of ``response`` (see the module doc for the order).
+
+    Args:
+        response: the model's full response text.
+        allow_weak: also try the weak fallback (result marked ``method="weak"``).
+        numeric: the expected answer is a number/expression (weak fallback takes
+            the last number instead of the last line).
+
+    Returns:
+        An :class:`Extraction`; ``method="none"``/``text=None`` when nothing was found.
+    """
+    if not response or not response.strip():
+        return Extraction(None, "none", "empty response")
+    boxes = _boxes(response)
+    stmt = _statement(response)
+    box_ans = clean_answer(boxes[-1][1]) if boxes else ""
+    if stmt is not None and stmt[1] and boxes and stmt[0] >= boxes[-1][0] and _CORRECTION_RE.search(
+        response, boxes[-1][0], stmt[0]
+    ):
+        # "\\boxed{C} ... Wait, that is wrong ... Final answer: D": a self-correction after the box wins
+        ans = clean_answer(stmt[2])
+        if ans:
+            return Extraction(ans, "statement", "final-answer statement after the last \\boxed{}")
+    if box_ans:
+        n = len(boxes)
+        return Extraction(box_ans, "boxed", "last of %d \\boxed{}" % n if n > 1 else "\\boxed{}")
+    if stmt is not None:
+        ans = clean_answer(stmt[2])
+        if ans:
+            return Extraction(ans, "statement", "final-answer statement")
+    if allow_weak:
+        weak = weak_answer(response, numeric)
+        if weak is not None:
+            ans = clean_answer(weak)
+            if ans:
+                return Extraction(ans, "weak", "weak fallback: last %s" % ("number" if numeric else "line"))
+    off = "" if allow_weak else " (weak fallback off)"
+    return Extraction(None, "none", "no \\boxed{} or final-answer statement" + off)

@@ -1,0 +1,153 @@
+"""``run_mpo``: shards + model name + MPOConfig -> a trained model in the output folder.
+
+What ``mmpr train`` calls. Writes into ``output_dir``: the model (or LoRA
+adapter) and processor, ``checkpoint-*/`` (with ``mpo_state.json``),
+``metrics.jsonl`` (one line per logging step: loss terms, ``bco/delta``,
+rewards, margins, accuracies, learning rate) and ``train_summary.json``
+(pairs read, kept and skipped by cause, steps, runtime, pairs/s, reference
+cache file).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from mmpr_builder.errors import ConfigError, ModelError
+from mmpr_builder.train.mpo_config import MPOConfig
+
+logger = logging.getLogger(__name__)
+
+
+def resolve_dtype(config: MPOConfig) -> torch.dtype:
+    """The policy's load dtype. ``auto``: bfloat16 for LoRA on a CUDA GPU (frozen base weights),
+    float32 otherwise (full fine-tuning keeps float32 master weights; bf16 is autocast)."""
+    if config.model_dtype != "auto":
+        return getattr(torch, config.model_dtype)
+    if config.use_lora and torch.cuda.is_available() and config.bf16:
+        return torch.bfloat16
+    return torch.float32
+
+
+def is_vlm(path: str, trust_remote_code: bool = False) -> bool:
+    """True when the model's config type is an image-text-to-text model in transformers.
+
+    Raises:
+        ModelError: no config can be read.
+    """
+    from transformers import AutoConfig
+    from transformers.models.auto.modeling_auto import MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES
+
+    try:
+        cfg = AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code)
+    except (OSError, ValueError, KeyError) as exc:
+        raise ModelError(f"cannot read the config of model {path!r}: {exc}") from exc
+    return cfg.model_type in MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES
+
+
+def load_model(path: str, dtype: torch.dtype, trust_remote_code: bool = False) -> torch.nn.Module:
+    """Load a VLM (``AutoModelForImageTextToText``) or, for other configs, a causal LM.
+
+    Raises:
+        ModelError: the folder or Hub id cannot be loaded.
+    """
+    from transformers import AutoModelForCausalLM, AutoModelForImageTextToText
+
+    cls = AutoModelForImageTextToText if is_vlm(path, trust_remote_code) else AutoModelForCausalLM
+    try:
+        return cls.from_pretrained(path, dtype=dtype, trust_remote_code=trust_remote_code)
+    except (OSError, ValueError, KeyError) as exc:
+        raise ModelError(f"cannot load model {path!r} for training: {exc}") from exc
+
+
+def load_processor(path: str, trust_remote_code: bool = False) -> Any:
+    """``AutoProcessor`` of a VLM, ``AutoTokenizer`` of a text-only model; with a pad token set.
+
+    Raises:
+        ModelError: no processor/tokenizer, or no chat template.
+    """
+    from transformers import AutoProcessor, AutoTokenizer
+
+    auto = AutoProcessor if is_vlm(path, trust_remote_code) else AutoTokenizer
+    try:
+        processor = auto.from_pretrained(path, trust_remote_code=trust_remote_code)
+    except (OSError, ValueError, KeyError) as exc:
+        raise ModelError(f"cannot load the processor of {path!r}: {exc}") from exc
+    tok = getattr(processor, "tokenizer", None) or processor
+    if tok.pad_token_id is None:
+        tok.pad_token = tok.eos_token
+    if not (getattr(processor, "chat_template", None) or getattr(tok, "chat_template", None)):
+        raise ModelError(f"{path!r} has no chat template; MPO trains on chat-formatted pairs")
+    return processor
+
+
+def apply_lora(model: torch.nn.Module, config: MPOConfig) -> torch.nn.Module:
+    """Wrap ``model`` with peft LoRA adapters per ``config.lora_*``.
+
+    Raises:
+        ConfigError: peft is not installed.
+    """
+    try:
+        from peft import LoraConfig, get_peft_model
+    except ImportError as exc:
+        raise ConfigError("--lora needs peft: pip install 'mmpr-builder[train]'") from exc
+    lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
+                      target_modules=config.lora_target_modules, task_type="CAUSAL_LM")
+    if config.gradient_checkpointing:
+        model.enable_input_require_grads()  # frozen embeddings: checkpointed blocks need an input with grad
+    return get_peft_model(model, lora)
+
+
+def run_mpo(data: str | Path, config: MPOConfig, model: str | None = None,
+            resume_from_checkpoint: str | bool | None = None) -> dict[str, Any]:
+    """Train ``model`` with MPO on the pair shards in ``data``; outputs go to ``config.output_dir``.
+
+    Args:
+        data: a shard file or a folder (``mmpr build`` output or Parquet files).
+        config: training arguments; ``config.output_dir`` is the output folder.
+        model: alias, Hub id or folder (``None``: the embedded model).
+        resume_from_checkpoint: a checkpoint folder, or True for the last one in the output folder.
+    Returns:
+        The summary written to ``train_summary.json``.
+    Raises:
+        ConfigError, ModelError: bad data, config or model (before any training).
+    """
+    from mmpr_builder.models.aliases import resolve_model
+    from mmpr_builder.train.data import load_pairs, prepare_pairs
+    from mmpr_builder.train.mpo_trainer import MPOTrainer
+
+    spec = resolve_model(model)
+    trust = config.trust_remote_code or spec.trust_remote_code
+    processor = load_processor(spec.path, trust)
+    pairs = load_pairs(data)
+    prepared, report = prepare_pairs(pairs, processor, config.max_length, config.dataset_num_proc)
+    logger.info(report.message(config.max_length))
+    dtype = resolve_dtype(config)
+    policy = load_model(spec.path, dtype, trust)
+    ref_model = None
+    if config.use_lora:
+        policy = apply_lora(policy, config)
+    elif config.ref_online:
+        ref_model = load_model(spec.path, dtype, trust)
+    trainer = MPOTrainer(policy, config, prepared, processor, ref_model=ref_model)
+    result = trainer.train(resume_from_checkpoint=resume_from_checkpoint)
+    trainer.save_model(config.output_dir)
+    trainer.save_mpo_state(config.output_dir)
+    summary = {
+        "model": spec.name, "model_path": spec.path, "data": str(data), "pairs": report.to_dict(),
+        "global_step": result.global_step, "train_loss": result.training_loss, "metrics": result.metrics,
+        "pairs_per_second": result.metrics.get("train_samples_per_second"),
+        "ref_cache_file": str(trainer.ref_cache_file) if trainer.ref_cache_file else None,
+        "reference_seconds": trainer.reference_seconds,
+        "bco_delta": trainer.baseline.mean, "config": {k: v for k, v in config.to_dict().items()
+                                                        if not k.startswith("_") and "token" not in k},
+    }
+    if trainer.args.should_save:
+        out = Path(config.output_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "train_summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
+    return summary

@@ -1,0 +1,64 @@
+"""`mmpr inspect DIR`: text and JSON statistics of an output folder."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import typer
+from fake_rows import FINGERPRINT, make_rows, plan, stats_for
+from typer.testing import CliRunner
+
+from mmpr_builder.errors import OutputError
+from mmpr_builder.inspect_cmd import inspect_command
+from mmpr_builder.writer import ShardWriter
+
+
+@pytest.fixture
+def app():
+    app = typer.Typer()
+    app.command("inspect")(inspect_command)
+    app.command("noop")(lambda: None)  # two commands, as in the real CLI
+    return app
+
+
+@pytest.fixture
+def out(tmp_path):
+    w = ShardWriter(tmp_path, run_fingerprint=FINGERPRINT, max_shard_rows=10)
+    for item_id, n in plan(12):
+        w.add_item(item_id, make_rows(item_id, n), stats_for(item_id, n))
+    w.add_error("item-900", "bad_image", "corrupt png")
+    w.close()
+    return tmp_path
+
+
+def test_inspect_text(app, out):
+    result = CliRunner().invoke(app, ["inspect", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "run: recipe=test, model=tiny, seed=0" in result.output
+    assert "shards: 2 (18 rows," in result.output
+    assert "items: 12 (paired 9, too_easy 3)" in result.output
+    assert "responses: 48, accuracy 43.8%" in result.output
+    assert "pairs: 18 (correctness 18)" in result.output
+    assert "accuracy per source: mathqa 45.8%, vqa 41.7%" in result.output
+    assert "skipped rows: bad_image 1" in result.output
+    assert "chosen: 18, 10.7, 11/12, 12" in result.output
+
+
+def test_inspect_json_and_damage(app, out):
+    shard = out / "data" / "train-00000.parquet"
+    shard.write_bytes(shard.read_bytes()[:100])
+    result = CliRunner().invoke(app, ["inspect", str(out), "--json"])
+    data = json.loads(result.output)
+    assert data["pairs"] == {"total": 18, "correctness": 18}
+    assert data["accuracy_by_source"] == {"mathqa": 0.4583, "vqa": 0.4167}
+    assert data["tokens"]["rejected"]["max"] == 22
+    assert data["errors"] == {"bad_image": 1}
+    assert data["run_fingerprint"] == FINGERPRINT
+    assert len(data["problems"]) == 1 and "train-00000.parquet" in data["problems"][0]
+    assert "wall_seconds" not in data
+
+
+def test_inspect_refuses_a_folder_without_manifest(app, tmp_path):
+    result = CliRunner().invoke(app, ["inspect", str(tmp_path)])
+    assert isinstance(result.exception, OutputError)
