@@ -81,7 +81,8 @@ def render_card(*, stats: list[dict], run_info: dict, errors: dict[str, int] | N
 def write_card(out_dir: Path, *, stats: list[dict], run_info: dict) -> Path:
     """Write ``out_dir/README.md`` atomically and return its path.
 
-    Shard totals come from ``out_dir/manifest.json`` and skipped rows from
+    Shard totals come from the finished shards in ``out_dir/manifest.json`` (rows still
+    in parts of an unfinished shard are not published) and skipped rows from
     ``out_dir/errors.jsonl`` when present. ``run_info`` must not hold secrets:
     everything in it is published.
     """
@@ -89,7 +90,7 @@ def write_card(out_dir: Path, *, stats: list[dict], run_info: dict) -> Path:
     manifest = read_manifest(out_dir)
     kw: dict[str, Any] = {}
     if manifest is not None:
-        shards = [c for c in manifest.commits if c.shard is not None]
+        shards = manifest.shards
         kw = {"num_rows": sum(c.rows for c in shards), "num_bytes": sum(c.bytes for c in shards),
               "num_shards": len(shards)}
     errors: Counter = Counter()

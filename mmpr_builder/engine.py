@@ -135,7 +135,13 @@ class Engine:
         max_len = config.max_model_len or spec.max_model_len
         if max_len:
             kwargs["max_model_len"] = max_len
-        if not cpu:
+        if cpu:
+            # A prompt split over steps (chunked prefill) discards a sampled token and rewinds
+            # its seeded generator, which CPU generators cannot do ("CPU Generator does not use
+            # offset"): whole-prompt prefill keeps per-request seeds working on vLLM-CPU.
+            kwargs["enable_chunked_prefill"] = False
+            kwargs["max_num_batched_tokens"] = max(max_len or 0, 8192)
+        else:
             kwargs["gpu_memory_utilization"] = config.gpu_memory_utilization
         self.spec = spec
         self.config = config

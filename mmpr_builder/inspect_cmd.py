@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
-from .manifest import read_state
+from .output_state import read_state
 
 _RUN_ONLY = ("generated_tokens", "tokens_per_second", "wall_seconds")  # throughput of one invocation
 
@@ -22,9 +22,11 @@ def inspect_output(out_dir: Path, *, verify_checksums: bool = False) -> dict[str
     """Read an output folder and summarize its committed items.
 
     Returns:
-        :func:`mmpr_builder.summary.summarize` of the committed item stats (without the
-        throughput fields), plus ``run_fingerprint``, ``shards`` (``{"count", "rows",
-        "bytes"}``) and ``problems``: shards or commit records a resume would drop and redo.
+        :func:`mmpr_builder.summary.summarize` of the committed item stats, those of a
+        build still running or stopped included (without the throughput fields), plus
+        ``run_fingerprint``, ``shards`` (``{"count", "rows", "bytes", "open_rows"}``: the
+        finished shards, and the rows committed to the shard being filled) and ``problems``:
+        shards, parts or commit records a resume would drop and redo.
 
     Raises:
         OutputError: no ``manifest.json`` in ``out_dir``, or it is corrupt.
@@ -38,14 +40,14 @@ def inspect_output(out_dir: Path, *, verify_checksums: bool = False) -> dict[str
         if record is not None:
             stats += [{"item_id": it["item_id"], **it["stats"]} for it in record["items"]]
             errors.update(e["cause"] for e in record["errors"])
-    shards = [c for c in state.manifest.commits if c.shard is not None]
+    shards = state.manifest.shards
     summary = summarize(stats, errors=dict(sorted(errors.items())), out_dir=Path(out_dir))
     for key in _RUN_ONLY:
         summary.pop(key, None)
     summary["shards"] = {"count": len(shards), "rows": sum(c.rows for c in shards),
-                         "bytes": sum(c.bytes for c in shards)}
+                         "bytes": sum(c.bytes for c in shards), "open_rows": state.open_rows()}
     summary["run_fingerprint"] = state.manifest.run_fingerprint
-    summary["problems"] = [state.problems[k] for k in sorted(state.problems)]
+    summary["problems"] = list(state.problems)
     return summary
 
 
@@ -70,10 +72,12 @@ def format_summary(s: dict[str, Any]) -> str:
     recipe = fp.get("recipe")
     recipe = recipe.get("name", "?") if isinstance(recipe, dict) else recipe
     pairs = {k: v for k, v in s["pairs"].items() if k != "total"}
+    sh = s["shards"]
+    open_rows = f" + {sh['open_rows']} rows committed to the open shard" if sh.get("open_rows") else ""
     lines = [
         f"{s['out_dir']}",
         f"  run: recipe={recipe}, model={fp.get('model')}, seed={fp.get('seed')}",
-        f"  shards: {s['shards']['count']} ({s['shards']['rows']} rows, {_human(s['shards']['bytes'])})",
+        f"  shards: {sh['count']} ({sh['rows']} rows, {_human(sh['bytes'])}){open_rows}",
         f"  items: {s['items']} ({_kv(s['status'])})",
         f"  responses: {s['responses']}, accuracy {_pct(s['accuracy'])}",
         f"  pairs: {s['pairs']['total']} ({_kv(pairs)})",

@@ -3,22 +3,27 @@
 Layout of an output folder (all paths relative to it)::
 
     data/train-00000.parquet   finished shards (the dataset itself)
-    commits/00000.json         one commit record per shard close: the items it
-                               commits (id + stats) and the bad input rows it records
-    manifest.json              the commit point: run fingerprint + the list of commits
+    data/.parts/train-00003.part-00041.parquet
+                               rows of the shard being filled (shard 3) committed by
+                               commit 41; merged into the shard when it closes, then removed
+    commits/00041.json         one commit record per commit: the items it commits
+                               (id, stats, rows, Arrow bytes) and the bad input rows it records
+    manifest.json              the commit point: run fingerprint, the commits, the finished shards
     errors.jsonl               bad input rows, one JSON object a line (derived, rebuilt)
     README.md                  the dataset card (see :mod:`mmpr_builder.card`)
 
-A shard close writes, in order: the shard under a temporary name
-(``data/.train-00000.parquet.tmp``, fsynced), the commit record (temp + fsync +
-``os.replace``), the shard's final name (``os.replace``), then ``manifest.json``
-(temp + fsync + ``os.replace`` + fsync of the folder). Only what ``manifest.json``
-lists exists for a resume; anything else is a leftover from a crash and is
-removed. A commit that closes with zero rows (only items without pairs, or only
-bad rows) has a commit record but no shard file (``shard`` is ``None``).
+A commit is a checkpoint (``ShardWriter.checkpoint``: the pipeline makes one after each
+chunk) or a shard close. A checkpoint writes, in order: the part file of the rows added
+since the last commit under a temporary name (``.NAME.tmp`` beside it, fsynced), the commit
+record (temp + fsync + ``os.replace``), the part's final name (``os.replace``), then
+``manifest.json`` (temp + fsync + ``os.replace`` + fsync of the folder). A shard close does
+the same with the finished shard instead of a part, lists the shard in the manifest and
+takes its parts off it, then deletes the parts. Only what ``manifest.json`` lists exists
+for a resume; anything else is a leftover from a crash and is removed, so a crash at any
+moment loses at most the items added since the last commit.
 
-This module only reads and writes these files; :class:`mmpr_builder.writer.ShardWriter`
-drives the protocol.
+This module reads and writes these files; :class:`mmpr_builder.writer.ShardWriter`
+drives the protocol and :mod:`mmpr_builder.output_state` checks a folder.
 """
 
 from __future__ import annotations
@@ -37,10 +42,12 @@ MANIFEST_NAME = "manifest.json"
 ERRORS_NAME = "errors.jsonl"
 CARD_NAME = "README.md"
 DATA_DIR = "data"
+PARTS_DIR = "data/.parts"
 COMMITS_DIR = "commits"
 MANIFEST_FORMAT = "mmpr-manifest"
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2
 SHARD_RE = re.compile(r"^train-(\d{5})\.parquet$")
+PART_RE = re.compile(r"^train-(\d{5})\.part-(\d{5})\.parquet$")
 COMMIT_RE = re.compile(r"^(\d{5})\.json$")
 
 
@@ -49,6 +56,12 @@ def shard_name(index: int) -> str:
     return f"{DATA_DIR}/train-{index:05d}.parquet"
 
 
+def part_name(shard: int, commit: int) -> str:
+    """Relative path of the part of shard ``shard`` committed by commit ``commit``.
+
+    E.g. ``data/.parts/train-00000.part-00003.parquet`` (5 digits each, deterministic).
+    """
+    return f"{PARTS_DIR}/train-{shard:05d}.part-{commit:05d}.parquet"
 def commit_name(index: int) -> str:
     """Relative path of commit record ``index``: ``commits/00000.json``."""
     return f"{COMMITS_DIR}/{index:05d}.json"
@@ -134,35 +147,61 @@ def fingerprint_diff(old: dict, new: dict) -> list[str]:
 _MISSING = object()
 
 
+
 @dataclass
 class CommitRecord:
-    """One entry of ``manifest.json``: a shard close.
+    """One entry of the manifest's ``commits``: a checkpoint or the last commit of a shard close.
 
     Attributes:
-        index: commit number; the shard (if any) is ``data/train-{index:05d}.parquet``.
-        shard: relative path of the shard file, or ``None`` for a zero-row commit.
-        rows: pair rows in the shard.
-        bytes: size of the shard file in bytes (0 without a file).
-        sha256: hex SHA-256 of the shard file (``None`` without a file).
-        record: relative path of the commit record (``commits/00000.json``).
+        index: commit number (the record is ``commits/{index:05d}.json``).
+        shard: number of the shard the commit's rows belong to (``data/train-{shard:05d}.parquet``
+            once it closes); a commit without rows still names the shard open at the time.
+        rows: pair rows the commit added to that shard.
+        record: relative path of the commit record.
         record_sha256: hex SHA-256 of the commit record file.
+        part: relative path of the part file holding the commit's rows while the shard is
+            open; ``None`` without rows, for the commit that closed the shard, and once the
+            shard is finished (its parts are then deleted).
+        part_bytes: size of the part file in bytes (0 without one).
+        part_sha256: hex SHA-256 of the part file (``None`` without one).
     """
 
     index: int
-    shard: str | None
+    shard: int
     rows: int
-    bytes: int
-    sha256: str | None
     record: str
     record_sha256: str
+    part: str | None = None
+    part_bytes: int = 0
+    part_sha256: str | None = None
+
+
+@dataclass
+class ShardRecord:
+    """One entry of the manifest's ``shards``: a finished shard.
+
+    Attributes:
+        index: shard number; ``name`` is ``data/train-{index:05d}.parquet``.
+        name: relative path of the shard file.
+        rows: pair rows in it.
+        bytes: file size in bytes.
+        sha256: hex SHA-256 of the file.
+    """
+
+    index: int
+    name: str
+    rows: int
+    bytes: int
+    sha256: str
 
 
 @dataclass
 class Manifest:
-    """Content of ``manifest.json``: the run fingerprint and the committed shard closes, in order."""
+    """Content of ``manifest.json``: the run fingerprint, the commits and the finished shards, in order."""
 
     run_fingerprint: dict
     commits: list[CommitRecord] = field(default_factory=list)
+    shards: list[ShardRecord] = field(default_factory=list)
 
     def to_bytes(self) -> bytes:
         """Canonical JSON bytes of the manifest."""
@@ -171,6 +210,7 @@ class Manifest:
             "version": MANIFEST_VERSION,
             "run_fingerprint": self.run_fingerprint,
             "commits": [asdict(c) for c in self.commits],
+            "shards": [asdict(s) for s in self.shards],
         }, indent=1)
 
     @classmethod
@@ -182,9 +222,14 @@ class Manifest:
                 raise ValueError(f"format is {obj.get('format')!r}, expected {MANIFEST_FORMAT!r}")
             if obj.get("version") != MANIFEST_VERSION:
                 raise ValueError(f"version {obj.get('version')!r} is not supported (expected {MANIFEST_VERSION})")
-            return cls(run_fingerprint=obj["run_fingerprint"], commits=[CommitRecord(**c) for c in obj["commits"]])
+            return cls(run_fingerprint=obj["run_fingerprint"], commits=[CommitRecord(**c) for c in obj["commits"]],
+                       shards=[ShardRecord(**s) for s in obj["shards"]])
         except (ValueError, KeyError, TypeError, AttributeError) as e:
             raise OutputError(f"{where} is corrupt ({e}); pass --overwrite to start the output folder over") from e
+
+    def open_shard(self) -> int:
+        """Number of the shard being filled: past every finished shard and every commit's shard."""
+        return max([s.index + 1 for s in self.shards] + [c.shard for c in self.commits], default=0)
 
 
 def read_manifest(out_dir: Path) -> Manifest | None:
@@ -198,7 +243,7 @@ def read_manifest(out_dir: Path) -> Manifest | None:
 
 
 def write_manifest(out_dir: Path, manifest: Manifest) -> None:
-    """Atomically replace ``out_dir/manifest.json`` (the commit point of a shard close)."""
+    """Atomically replace ``out_dir/manifest.json`` (the commit point)."""
     atomic_write_bytes(Path(out_dir) / MANIFEST_NAME, manifest.to_bytes())
 
 
@@ -206,21 +251,28 @@ def write_commit_record(out_dir: Path, index: int, items: list[dict], errors: li
     """Atomically write commit record ``index``; returns ``(relative path, sha256)``.
 
     Args:
-        items: ``[{"item_id": str, "stats": dict}, ...]`` in commit order.
+        items: ``[{"item_id": str, "stats": dict, "rows": int, "nbytes": int}, ...]`` in commit
+            order (``rows``: the item's pair rows; ``nbytes``: their Arrow size, which the
+            writer's shard-size estimate needs when it resumes).
         errors: ``[{"item_id": str | None, "cause": str, "message": str}, ...]``.
     """
     rel = commit_name(index)
     data = dumps_canonical({"index": index, "items": items, "errors": errors})
     path = Path(out_dir) / rel
-    if not path.parent.is_dir():
-        path.parent.mkdir(parents=True)
-        fsync_dir(Path(out_dir))
+    ensure_dir(path.parent)
     atomic_write_bytes(path, data)
     return rel, hashlib.sha256(data).hexdigest()
 
 
+def ensure_dir(path: Path) -> None:
+    """Create folder ``path`` (and parents) if missing, fsyncing its parent so it survives a power loss."""
+    if not path.is_dir():
+        path.mkdir(parents=True)
+        fsync_dir(path.parent)
+
+
 def read_commit_record(out_dir: Path, commit: CommitRecord) -> dict | None:
-    """The commit record of ``commit`` (``{"index", "items", "errors"}``), or ``None`` if missing or its checksum differs."""
+    """Commit record of ``commit`` (``{"index", "items", "errors"}``); ``None`` if missing or checksum differs."""
     path = Path(out_dir) / commit.record
     try:
         data = path.read_bytes()
@@ -231,22 +283,18 @@ def read_commit_record(out_dir: Path, commit: CommitRecord) -> dict | None:
     return json.loads(data)
 
 
-def check_shard(out_dir: Path, commit: CommitRecord, *, verify_checksum: bool = True) -> str | None:
-    """Why the shard file of ``commit`` is unusable (missing, size or SHA-256 differs), or ``None`` if it is fine."""
-    if commit.shard is None:
-        return None
-    path = Path(out_dir) / commit.shard
+def check_file(out_dir: Path, name: str, size: int, sha256: str, *, verify_checksum: bool = True) -> str | None:
+    """Why the file ``name`` (a shard or part) is unusable (missing, size or SHA-256 differs), or ``None`` if fine."""
+    path = Path(out_dir) / name
     try:
-        size = path.stat().st_size
+        actual = path.stat().st_size
     except FileNotFoundError:
         return "missing"
-    if size != commit.bytes:
-        return f"size {size} != {commit.bytes} in the manifest (truncated or replaced)"
-    if verify_checksum and file_sha256(path) != commit.sha256:
+    if actual != size:
+        return f"size {actual} != {size} in the manifest (truncated or replaced)"
+    if verify_checksum and file_sha256(path) != sha256:
         return "SHA-256 differs from the manifest"
     return None
-
-
 def write_errors_file(out_dir: Path, errors: list[dict]) -> None:
     """Atomically (re)write ``errors.jsonl``: one ``{"item_id", "cause", "message"}`` object a line, commit order."""
     lines = b"".join(json.dumps(e, ensure_ascii=False, sort_keys=True).encode("utf-8") + b"\n" for e in errors)
@@ -258,69 +306,3 @@ def write_errors_file(out_dir: Path, errors: list[dict]) -> None:
         if not errors:
             return
     atomic_write_bytes(path, lines)
-
-
-@dataclass
-class OutputState:
-    """What a folder holds, as read by :func:`read_state` (nothing is changed on disk).
-
-    Attributes:
-        manifest: the parsed manifest.
-        records: commit index -> commit record content (``None`` when missing or corrupt).
-        problems: commit index -> why its shard or record is unusable (empty when all is well).
-    """
-
-    manifest: Manifest
-    records: dict[int, dict | None]
-    problems: dict[int, str]
-
-
-def read_state(out_dir: Path, *, verify_checksums: bool = True) -> OutputState:
-    """Read and check an output folder without changing it.
-
-    Raises:
-        OutputError: the folder has no ``manifest.json`` or it is corrupt.
-    """
-    out_dir = Path(out_dir)
-    manifest = read_manifest(out_dir)
-    if manifest is None:
-        raise OutputError(f"{out_dir} is not an mmpr output folder (no {MANIFEST_NAME})")
-    records: dict[int, dict | None] = {}
-    problems: dict[int, str] = {}
-    for c in manifest.commits:
-        records[c.index] = read_commit_record(out_dir, c)
-        if records[c.index] is None:
-            problems[c.index] = f"commit record {c.record} missing or corrupt"
-            continue
-        why = check_shard(out_dir, c, verify_checksum=verify_checksums)
-        if why is not None:
-            problems[c.index] = f"shard {c.shard}: {why}"
-    return OutputState(manifest=manifest, records=records, problems=problems)
-
-
-def stray_files(out_dir: Path, manifest: Manifest | None) -> list[Path]:
-    """Files mmpr owns that the manifest does not list: temp files, shards and commit records of unfinished closes.
-
-    Only names mmpr itself writes are returned (``data/train-NNNNN.parquet``,
-    ``commits/NNNNN.json``, ``.*.tmp`` in the folder, ``data/`` and ``commits/``).
-    """
-    out_dir = Path(out_dir)
-    listed = set()
-    if manifest is not None:
-        for c in manifest.commits:
-            listed.add(c.record)
-            if c.shard is not None:
-                listed.add(c.shard)
-    found: list[Path] = []
-    for sub, pattern in (("", None), (DATA_DIR, SHARD_RE), (COMMITS_DIR, COMMIT_RE)):
-        folder = out_dir / sub if sub else out_dir
-        if not folder.is_dir():
-            continue
-        for p in sorted(folder.iterdir()):
-            if not p.is_file():
-                continue
-            if p.name.startswith(".") and p.name.endswith(".tmp"):
-                found.append(p)
-            elif pattern is not None and pattern.match(p.name) and f"{sub}/{p.name}" not in listed:
-                found.append(p)
-    return found

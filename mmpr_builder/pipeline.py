@@ -114,6 +114,7 @@ class BuildRunner:
                 p.stats["chosen_tokens"] = [row["chosen_num_tokens"] for row in p.rows]
                 p.stats["rejected_tokens"] = [row["rejected_num_tokens"] for row in p.rows]
                 self.writer.add_item(p.item.id, p.rows, p.stats)
+        self.writer.checkpoint()  # the chunk is durable: a crash from here on loses none of it
 
     def _prepare(self, item: QuestionItem) -> Prepared:
         try:
@@ -154,9 +155,10 @@ class BuildRunner:
         if item.ground_truth is None:
             p.stats["status"] = "no_ground_truth"
             if "dropout_ntp" in recipe.methods:
-                usable = [r for r in p.responses if response_issue(r, threshold) is None]
+                issues = [response_issue(r, threshold) for r in p.responses]
+                usable = [r for r, issue in zip(p.responses, issues) if issue is None]
                 p.dropout_chosen = rng.sample(usable, min(len(usable), recipe.dropout_ntp.num_chosen))
-                p.stats["issues"] = _count(response_issue(r, threshold) for r in p.responses)
+                p.stats.update({f"n_{k}": v for k, v in _count(issues).items() if k != "ok"})
             return
         answer_type = item.answer_type if item.answer_type != "auto" else recipe.labeler.answer_type
         labeled = [
@@ -166,8 +168,7 @@ class BuildRunner:
             for r in p.responses
         ]
         result = correctness_pairs(labeled, recipe.pairing, rng, answer_type=answer_type, choices=item.choices)
-        p.stats.update(status=result.status, **{f"n_{k}": v for k, v in result.counts.items()})
-        p.stats["verdicts"] = _count(lr.check.verdict.value for lr in labeled)
+        p.stats.update(status=result.status, **{f"n_{k}": v for k, v in result.counts.items() if v})
         if "correctness" in recipe.methods:
             for chosen, rejected in result.pairs:
                 p.rows.append(self._row(p, "correctness", chosen.response, rejected.response,
@@ -253,7 +254,8 @@ def _count(values) -> dict[str, int]:
 def run_build(recipe: Recipe, *, out_dir: Path, model: str | None = None, limit: int | None = None,
               seed: int = 0, engine_config=None, overwrite: bool = False, chunk_items: int = 256,
               max_shard_bytes: int = 500_000_000, max_shard_rows: int | None = None,
-              push_to_hub: str | None = None, private: bool = False) -> dict[str, Any]:
+              push_to_hub: str | None = None, private: bool = False,
+              engine: Engine | None = None) -> dict[str, Any]:
     """Build preference pairs for ``recipe`` into ``out_dir``; resumes a previous run of the same arguments.
 
     Args:
@@ -267,6 +269,7 @@ def run_build(recipe: Recipe, *, out_dir: Path, model: str | None = None, limit:
         chunk_items: items per engine batch (larger keeps the engine busier;
             smaller loses less on a crash).
         push_to_hub: ``org/name`` to upload shards to as they close.
+        engine: an already loaded engine to reuse (its model overrides ``model``).
     Returns:
         The run summary (see :func:`mmpr_builder.summary.summarize`).
     Raises:
@@ -283,7 +286,7 @@ def run_build(recipe: Recipe, *, out_dir: Path, model: str | None = None, limit:
 
     t0 = time.perf_counter()
     engine_config = engine_config or EngineConfig()
-    spec = resolve_model(model)
+    spec = engine.spec if engine is not None else resolve_model(model)
     fingerprint = {"recipe": recipe.to_dict(), "model": spec.name, "seed": seed,
                    "engine": {k: v for k, v in vars(engine_config).items()}}
     pusher = None
@@ -299,7 +302,7 @@ def run_build(recipe: Recipe, *, out_dir: Path, model: str | None = None, limit:
     check_template(recipe.prompt.template)
     stream = iter_items(recipe.source, base_dir=recipe.base_dir, source_name=recipe.name,
                         answer_type=recipe.labeler.answer_type, limit=limit)
-    engine = Engine(spec, engine_config, seed=seed)
+    engine = engine or Engine(spec, engine_config, seed=seed)
     run_info = {"recipe": f"{recipe.name}@{recipe.version}", "mmpr_version": __version__}
     runner = BuildRunner(recipe, engine, writer, seed=seed, run_info=run_info)
     for chunk in chunked(stream, chunk_items):

@@ -1,15 +1,22 @@
-"""Pair rows -> one checked Arrow table per item, images embedded.
+"""Pair rows -> one checked Arrow table per item, images embedded; the shard being filled.
 
-Used by :class:`mmpr_builder.writer.ShardWriter`; pure apart from reading image
-files that are given by path.
+Used by :class:`mmpr_builder.writer.ShardWriter`. :func:`encode_rows` is pure apart
+from reading image files that are given by path; :class:`OpenShard` writes the files
+of the shard being filled.
 """
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from .errors import OutputError
+from .manifest import ensure_dir, temp_path
 from .schema import METHODS, pair_features
+
+#: columns with Parquet min/max statistics (small scalars; the long texts and images get none)
+STAT_COLUMNS = ["id", "item_id", "source", "method", "chosen_num_tokens", "rejected_num_tokens",
+                "cut_char", "cut_token", "seed"]
 
 #: columns that may not be null in a pair row
 REQUIRED = ("id", "item_id", "prompt", "chosen", "rejected", "method")
@@ -84,3 +91,114 @@ def _embed(image: dict, item_id: str) -> dict:
     elif path and os.path.isabs(path):
         path = os.path.basename(path)
     return {"bytes": data, "path": path}
+
+
+def row_bytes(nbytes: int, rows: int) -> list[int]:
+    """An item's Arrow size ``nbytes`` spread over its ``rows`` rows as integers (first rows get the remainder)."""
+    q, r = divmod(nbytes, rows)
+    return [q + 1] * r + [q] * (rows - r)
+
+
+class OpenShard:
+    """The shard being filled: its temporary Parquet file and the part file of its uncommitted rows.
+
+    Rows go into row groups of exactly ``row_group_rows`` rows counted from the start of the
+    shard (the last one fewer), written to ``temp_path(path)`` as soon as they are full. The
+    rows added since the last commit also go to a part file (:meth:`add` with ``part``),
+    which :meth:`close_part` finishes for a checkpoint. After a restart the committed parts
+    are fed back through :meth:`add` without ``part``: the finished file depends only on the
+    shard's rows, never on where commits fell, so it is byte-identical to an uninterrupted run.
+
+    Args:
+        path: final path of the shard (``data/train-NNNNN.parquet``).
+        schema: Arrow schema of the rows, with the metadata to stamp into the file.
+        row_group_rows: rows per row group.
+    """
+
+    def __init__(self, path: Path, schema, row_group_rows: int):
+        self.path = Path(path)
+        self.schema = schema
+        self.row_group_rows = row_group_rows
+        self.rows = 0  # all rows of the shard, committed or not
+        self.part_rows = 0  # rows in the open part file (added since the last commit)
+        self._tables: list = []  # rows not yet in a full row group
+        self._pending_rows = 0
+        self._row_bytes: list[int] = []  # estimated bytes of each of those rows
+        self._file = self._pq = None
+        self._part = None  # (temp path, file, ParquetWriter) of the open part
+
+    def size(self) -> int:
+        """Estimated file size in bytes: the full row groups on disk plus the Arrow size of the other rows.
+
+        It depends only on the rows added (and their per-row byte estimates), so a resumed
+        shard rolls at the same row as an uninterrupted one.
+        """
+        return (self._file.tell() if self._file is not None else 0) + sum(self._row_bytes)
+
+    def add(self, table, sizes: list[int], part: Path | None) -> None:
+        """Add rows (a ``pyarrow.Table`` in ``schema``) with their estimated bytes, one per row.
+
+        Args:
+            part: the part file the rows go to as well (opened on first use); ``None`` when
+                replaying rows that are committed already.
+        """
+        import pyarrow as pa
+
+        if part is not None:
+            if self._part is None:
+                self._part = (temp_path(part), *self._open(temp_path(part)))
+            self._part[2].write_table(table)
+            self.part_rows += table.num_rows
+        self.rows += table.num_rows
+        self._tables.append(table)
+        self._pending_rows += table.num_rows
+        self._row_bytes += sizes
+        if self._pending_rows >= self.row_group_rows:
+            full = pa.concat_tables(self._tables).combine_chunks()
+            cut = full.num_rows - full.num_rows % self.row_group_rows
+            self._write(full.slice(0, cut))
+            rest = full.slice(cut)
+            self._tables = [rest] if rest.num_rows else []
+            self._pending_rows = rest.num_rows
+            del self._row_bytes[:cut]
+
+    def close_part(self) -> Path | None:
+        """Finish the part file (closed, fsynced, still a temp file); ``None`` if no rows since the last commit."""
+        if self._part is None:
+            return None
+        tmp, file, writer = self._part
+        _finish(writer, file)
+        self._part, self.part_rows = None, 0
+        return tmp
+
+    def finish(self) -> Path:
+        """Write the last row group and finish the file (fsynced, under its temporary name); drop the open part."""
+        import pyarrow as pa
+
+        if self._part is not None:
+            self.close_part().unlink()
+        if self._tables:
+            self._write(pa.concat_tables(self._tables).combine_chunks())
+            self._tables, self._pending_rows, self._row_bytes = [], 0, []
+        _finish(self._pq, self._file)
+        return temp_path(self.path)
+
+    def _write(self, table) -> None:
+        if self._pq is None:
+            self._file, self._pq = self._open(temp_path(self.path))
+        self._pq.write_table(table, row_group_size=self.row_group_rows)
+
+    def _open(self, path: Path):
+        import pyarrow.parquet as pq
+
+        ensure_dir(path.parent)
+        file = open(path, "wb")
+        return file, pq.ParquetWriter(file, self.schema, compression="zstd", write_statistics=STAT_COLUMNS)
+
+
+def _finish(writer, file) -> None:
+    """Close a ParquetWriter (footer) and fsync its file."""
+    writer.close()
+    file.flush()
+    os.fsync(file.fileno())
+    file.close()

@@ -7,6 +7,10 @@ from pathlib import Path
 from typing import Any
 
 
+VERDICTS = ("correct", "incorrect", "no_answer", "unverifiable")
+ISSUES = ("truncated", "repetitive", "empty")
+
+
 def _dist(values: list[int]) -> dict[str, float]:
     if not values:
         return {"count": 0}
@@ -39,13 +43,10 @@ def summarize(stats: list[dict[str, Any]], *, shards=(), errors: dict[str, int] 
     response_tokens: list[int] = []
     for s in stats:
         pairs.update(s.get("pairs", {}))
-        verdicts.update(s.get("verdicts", {}))
-        per_source.setdefault(s.get("source", "?"), Counter()).update(s.get("verdicts", {}))
-        for key in ("n_truncated", "n_repetitive", "n_empty"):
-            issues[key[2:]] += s.get(key, 0)
-        for key, value in s.get("issues", {}).items():
-            if key != "ok":
-                issues[key] += value
+        item_verdicts = {v: s.get(f"n_{v}", 0) for v in VERDICTS}
+        verdicts.update(item_verdicts)
+        per_source.setdefault(s.get("source", "?"), Counter()).update(item_verdicts)
+        issues.update({k: s.get(f"n_{k}", 0) for k in ISSUES})
         for key, value in s.items():
             if key.startswith("dropout_") and isinstance(value, int):
                 drops[key.removeprefix("dropout_")] += value
@@ -63,7 +64,7 @@ def summarize(stats: list[dict[str, Any]], *, shards=(), errors: dict[str, int] 
         "responses": sum(s.get("responses", 0) for s in stats),
         "accuracy": accuracy(verdicts),
         "accuracy_by_source": {k: accuracy(v) for k, v in sorted(per_source.items()) if accuracy(v) is not None},
-        "verdicts": dict(verdicts),
+        "verdicts": {k: v for k, v in verdicts.items() if v},
         "status": dict(status),
         "pairs": {"total": sum(pairs.values()), **dict(pairs)},
         "issues": {k: v for k, v in issues.items() if v},

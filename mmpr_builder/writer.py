@@ -1,17 +1,24 @@
-"""Validated, crash-safe Parquet shards of pair rows.
+"""Validated, crash-safe Parquet shards of pair rows, committed at every checkpoint.
 
 :class:`ShardWriter` takes all pair rows of one item at a time, checks them
 against :func:`mmpr_builder.schema.pair_features`, and writes them to
-``data/train-NNNNN.parquet`` shards (zstd, row groups of at most 100 rows,
+``data/train-NNNNN.parquet`` shards (zstd, row groups of ``row_group_rows`` rows,
 ``huggingface`` schema metadata so ``datasets`` decodes ``images`` as PIL).
-Each shard close is a commit (see :mod:`mmpr_builder.manifest` for the files and
-their order); after a crash or SIGKILL at any moment, a new writer on the same
-folder and fingerprint keeps exactly the committed items and removes the rest,
-so the pipeline redoes only items not in :attr:`ShardWriter.done_items`.
+Shards roll at a size (default 500 MB) or a row count and are written under a
+temporary name, renamed when complete.
 
-Determinism: shard boundaries depend only on the sequence of rows (rows, row
-groups and the bytes of closed row groups), so the same items in the same order
-give byte-identical shards.
+Commits (see :mod:`mmpr_builder.manifest` for the files and their order) happen at
+each :meth:`ShardWriter.checkpoint` (the pipeline calls it after every chunk: the rows
+since the last commit go to a part file) and at each shard close (the parts are then
+replaced by the finished shard). After a crash or SIGKILL at any moment, a new writer
+on the same folder and fingerprint keeps exactly the committed items, removes the rest
+and refills the open shard from its parts, so the pipeline redoes only items not in
+:attr:`ShardWriter.done_items`: a crash costs the items added since the last commit.
+
+Determinism: shard boundaries and bytes depend only on the sequence of rows (rows, row
+groups, and the size estimate of :class:`~mmpr_builder.shard_rows.OpenShard`), never on
+where checkpoints fell or whether the run was resumed, so the same items in the same
+order give byte-identical shards.
 """
 
 from __future__ import annotations
@@ -26,36 +33,32 @@ from pathlib import Path
 from .errors import ConfigError, OutputError
 from .manifest import (
     CARD_NAME,
-    COMMITS_DIR,
-    DATA_DIR,
     ERRORS_NAME,
     MANIFEST_NAME,
+    PARTS_DIR,
     CommitRecord,
     Manifest,
-    check_shard,
+    ShardRecord,
     dumps_canonical,
     file_sha256,
     fingerprint_diff,
     fsync_dir,
     json_roundtrip,
-    read_commit_record,
+    part_name,
     read_manifest,
     shard_name,
-    stray_files,
-    temp_path,
     write_commit_record,
     write_errors_file,
     write_manifest,
 )
+from .output_state import first_foreign, stray_files, usable_manifest
 from .schema import SCHEMA_VERSION, pair_features
-from .shard_rows import encode_rows
+from .shard_rows import OpenShard, encode_rows, row_bytes
 
 logger = logging.getLogger(__name__)
 
 #: fingerprint keys whose scalar values are copied into each shard's ``mmpr`` Parquet metadata.
 STAMP_KEYS = ("recipe", "recipe_version", "mmpr_version", "git_commit", "model", "seed")
-_STAT_COLUMNS = ["id", "item_id", "source", "method", "chosen_num_tokens", "rejected_num_tokens",
-                 "cut_char", "cut_token", "seed"]
 
 
 @dataclass
@@ -67,8 +70,8 @@ class ShardInfo:
         rows: pair rows in it.
         bytes: file size in bytes.
         sha256: hex SHA-256 of the file.
-        item_ids: the items committed with this shard (including items without pairs and
-            bad rows that had an id), in the order they were added.
+        item_ids: the items committed while this shard was open (including items without
+            pairs and bad rows that had an id), in the order they were added.
     """
 
     name: str
@@ -79,7 +82,7 @@ class ShardInfo:
 
 
 def _publish(tmp: Path, final: Path) -> None:
-    """Give a finished shard its final name (atomic rename + fsync of the folder)."""
+    """Give a finished file its final name (atomic rename + fsync of the folder)."""
     os.replace(tmp, final)
     fsync_dir(final.parent)
 
@@ -93,17 +96,18 @@ class ShardWriter:
             model, sampling, seed, inputs, ...). A folder built with another fingerprint is
             refused. Scalar values of the keys in :data:`STAMP_KEYS` are stamped into each
             shard's ``mmpr`` Parquet metadata (published: keep secrets and paths out of them).
-        overwrite: start over: remove the previous shards, manifest, commit records,
+        overwrite: start over: remove the previous shards, parts, manifest, commit records,
             ``errors.jsonl`` and ``README.md`` (only files mmpr writes).
-        max_shard_bytes: close a shard once its size (closed row groups on disk plus the
-            Arrow size of rows not yet written) reaches this. Items are never split, so a
-            shard can pass it by one item.
+        max_shard_bytes: close a shard once its size (full row groups on disk plus the
+            Arrow size of the other rows) reaches this. Items are never split, so a shard
+            can pass it by one item.
         max_shard_rows: also close a shard once it has this many rows (``None``: no limit).
-        row_group_rows: rows per Parquet row group (at most; the datasets viewer wants <= 100
-            for tables with images).
-        on_shard_closed: called with the :class:`ShardInfo` of each shard after its commit
-            (e.g. ``HubPusher.push_shard``). Not called for zero-row commits.
-        verify_checksums: on open, re-hash every committed shard (else check sizes only).
+        row_group_rows: rows per Parquet row group (the last one fewer; the datasets viewer
+            wants <= 100 for tables with images).
+        on_shard_closed: called with the :class:`ShardInfo` of each finished shard after its
+            commit (e.g. ``HubPusher.push_shard``); not called for checkpoints or zero-row commits.
+        verify_checksums: on open, re-hash every finished shard (else check sizes only;
+            parts of the open shard are always re-hashed).
         provenance: JSON-safe dict stamped into each shard's ``mmpr`` metadata but not
             compared on resume (e.g. ``{"git_commit": ...}``). Published: no secrets or paths.
 
@@ -136,53 +140,72 @@ class ShardWriter:
         self._errors: list[dict] = []
         self._error_keys: set[tuple] = set()
         self._shards: list[ShardInfo] = []
+        self._shard_items: dict[int, list[str]] = {}  # shard number -> committed item ids
+        self._pending_items: list[dict] = []  # added since the last commit
+        self._pending_ids: set[str] = set()
+        self._pending_errors: list[dict] = []
         self._closed = False
         self._broken: BaseException | None = None
-        self._reset_pending()
         self._open(overwrite, verify_checksums)
 
     # ----------------------------------------------------------------- open / resume
     def _open(self, overwrite: bool, verify_checksums: bool) -> None:
         self.out_dir.mkdir(parents=True, exist_ok=True)
+        manifest = None
         if overwrite:
             self._clear()
-            manifest = None
         else:
             manifest = read_manifest(self.out_dir)
             if manifest is None:
-                foreign = self._foreign_files()
-                if foreign:
+                foreign = first_foreign(self.out_dir)
+                if foreign is not None:
                     raise OutputError(
                         f"{self.out_dir} is not empty and is not an mmpr output folder (no {MANIFEST_NAME}; "
-                        f"found {foreign[0].name}); choose another folder or pass --overwrite")
+                        f"found {foreign.relative_to(self.out_dir)}); choose another folder or pass --overwrite")
             else:
                 differing = fingerprint_diff(manifest.run_fingerprint, self._fingerprint)
                 if differing:
                     raise OutputError(
                         f"{self.out_dir} was built with different arguments (differing: {', '.join(differing)}); "
                         "rerun with the same arguments to resume, choose another folder, or pass --overwrite")
-        self._manifest = Manifest(run_fingerprint=self._fingerprint)
-        changed = manifest is None
-        for commit in manifest.commits if manifest else []:
-            record = read_commit_record(self.out_dir, commit)
-            why = "commit record missing or corrupt" if record is None else check_shard(
-                self.out_dir, commit, verify_checksum=verify_checksums)
-            if why is not None:
-                logger.warning("dropping commit %d (%s: %s); its items will be redone", commit.index,
-                               commit.shard or commit.record, why)
-                changed = True
-                continue
-            self._manifest.commits.append(commit)
-            self._apply(commit, record)
+        if manifest is None:
+            self._manifest, records, changed = Manifest(run_fingerprint=self._fingerprint), {}, True
+        else:
+            self._manifest, records, changed = usable_manifest(self.out_dir, manifest,
+                                                                verify_checksums=verify_checksums)
         if changed:
             write_manifest(self.out_dir, self._manifest)
         for path in stray_files(self.out_dir, self._manifest):
             logger.info("removing leftover %s", path.relative_to(self.out_dir))
             path.unlink()
+        for commit in self._manifest.commits:
+            self._apply(commit, records[commit.index])
+        self._shards = [ShardInfo(s.name, s.rows, s.bytes, s.sha256, list(self._shard_items.get(s.index, [])))
+                        for s in self._manifest.shards]
         write_errors_file(self.out_dir, self._errors)
         self._next_index = max((c.index for c in self._manifest.commits), default=-1) + 1
+        self._shard_index = self._manifest.open_shard()
+        self._shard = self._new_shard()
+        for commit in self._manifest.commits:
+            if commit.part is not None:
+                self._replay(commit, records[commit.index])
         if self._manifest.commits:
-            logger.info("resuming %s: %d shards, %d items done", self.out_dir, len(self._shards), len(self.done_items))
+            logger.info("resuming %s: %d shards, %d rows in the open shard, %d items done", self.out_dir,
+                        len(self._shards), self._shard.rows, len(self.done_items))
+
+    def _replay(self, commit: CommitRecord, record: dict) -> None:
+        """Feed a committed part back into the open shard (its rows are committed already)."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        sizes = [b for it in record["items"] if it.get("rows") for b in row_bytes(it["nbytes"], it["rows"])]
+        try:
+            table = pq.read_table(self.out_dir / commit.part).cast(self._schema)
+        except (pa.ArrowException, ValueError, OSError) as e:
+            raise OutputError(f"{self.out_dir / commit.part} cannot be read ({e}); pass --overwrite") from e
+        if table.num_rows != len(sizes) or table.num_rows != commit.rows:
+            raise OutputError(f"{self.out_dir / commit.part} does not match {commit.record}; pass --overwrite")
+        self._shard.add(table, sizes, None)
 
     def _clear(self) -> None:
         """Remove what a previous run wrote (manifest last, so an interrupted clear is still refused/cleared)."""
@@ -191,19 +214,9 @@ class ShardWriter:
         for name in (ERRORS_NAME, CARD_NAME, MANIFEST_NAME):
             (self.out_dir / name).unlink(missing_ok=True)
 
-    def _foreign_files(self) -> list[Path]:
-        ours = set(stray_files(self.out_dir, None))
-        found = []
-        for p in sorted(self.out_dir.iterdir()):
-            if p.is_dir() and p.name in (DATA_DIR, COMMITS_DIR):
-                found += [q for q in sorted(p.iterdir()) if q not in ours]
-            elif p not in ours:
-                found.append(p)
-        return found
-
     def _apply(self, commit: CommitRecord, record: dict) -> None:
-        """Take a committed close into the in-memory state."""
-        ids = []
+        """Take a commit into the in-memory state."""
+        ids = self._shard_items.setdefault(commit.shard, [])
         for it in record["items"]:
             ids.append(it["item_id"])
             self.done_items.add(it["item_id"])
@@ -214,12 +227,16 @@ class ShardWriter:
             if err["item_id"] is not None and err["item_id"] not in self.done_items:
                 ids.append(err["item_id"])
                 self.done_items.add(err["item_id"])
-        if commit.shard is not None:
-            self._shards.append(ShardInfo(commit.shard, commit.rows, commit.bytes, commit.sha256, ids))
+
+    def _new_shard(self) -> OpenShard:
+        return OpenShard(self.out_dir / shard_name(self._shard_index), self._schema, self.row_group_rows)
 
     # ----------------------------------------------------------------- adding
     def add_item(self, item_id: str, rows: list[dict], stats: dict) -> None:
         """Add all pair rows of one item (possibly none) and that item's statistics.
+
+        The item is done (in :attr:`done_items`, kept after a crash) from the next commit:
+        :meth:`checkpoint`, a shard close or :meth:`close`.
 
         Args:
             item_id: the item's id; each row's ``item_id`` must equal it.
@@ -241,16 +258,21 @@ class ShardWriter:
             raise OutputError(f"item {item_id!r} was already added to {self.out_dir}")
         stats = json_roundtrip(stats, f"stats of item {item_id!r}")
         table = encode_rows(item_id, rows, self._schema)
-        self._pending_items.append({"item_id": item_id, "stats": stats})
+        self._pending_items.append({"item_id": item_id, "stats": stats, "rows": table.num_rows,
+                                    "nbytes": table.nbytes})
         self._pending_ids.add(item_id)
         if table.num_rows:
-            self._guarded(self._append, table)
-        if self._shard_rows and (self._shard_size() >= self.max_shard_bytes
-                                 or (self.max_shard_rows is not None and self._shard_rows >= self.max_shard_rows)):
-            self._close_shard()
+            self._guarded(self._shard.add, table, row_bytes(table.nbytes, table.num_rows),
+                          self.out_dir / part_name(self._shard_index, self._next_index))
+        shard = self._shard
+        if shard.rows and (shard.size() >= self.max_shard_bytes
+                           or (self.max_shard_rows is not None and shard.rows >= self.max_shard_rows)):
+            info = self._guarded(self._commit, True)
+            if self.on_shard_closed is not None:
+                self.on_shard_closed(info)  # its failure leaves the writer usable
 
     def add_error(self, item_id: str | None, cause: str, message: str) -> None:
-        """Record a bad input row; it is committed with the next shard close.
+        """Record a bad input row; it is committed with the next commit.
 
         ``errors.jsonl`` lists each ``(item_id, cause, message)`` once, across resumes: an
         identical error already recorded is ignored (give id-less rows a message that
@@ -263,8 +285,22 @@ class ShardWriter:
         self._error_keys.add(key)
         self._pending_errors.append({"item_id": item_id, "cause": cause, "message": message})
 
+    def checkpoint(self) -> None:
+        """Durably commit the items, stats and bad rows added since the last commit, without closing the shard.
+
+        Their rows go to a part file of the open shard (``data/.parts/``), merged into the
+        shard when it closes; then they count as done, and a crash after this loses none of
+        them. A no-op when nothing was added. The pipeline calls it after every chunk.
+
+        Raises:
+            OutputError or OSError: writing failed (the folder stays resumable from the last commit).
+        """
+        self._check_usable()
+        if self._pending_items or self._pending_errors:
+            self._guarded(self._commit, False)
+
     def close(self) -> list[ShardInfo]:
-        """Commit what is pending (a last, possibly small or zero-row close) and return all shards.
+        """Commit what is pending (a last, possibly small shard, or a zero-row commit) and return all shards.
 
         Raises:
             OutputError or OSError: writing failed (the folder stays resumable).
@@ -272,16 +308,23 @@ class ShardWriter:
         if self._closed:
             return list(self._shards)
         self._check_usable()
-        pending = self._pending_items or self._pending_errors or self._shard_rows
-        info = self._guarded(self._commit) if pending else None
+        info = None
+        if self._shard.rows:
+            info = self._guarded(self._commit, True)
+        elif self._pending_items or self._pending_errors:
+            self._guarded(self._commit, False)
         self._closed = True
+        try:
+            (self.out_dir / PARTS_DIR).rmdir()  # empty once the last shard is finished
+        except OSError:
+            pass
         if info is not None and self.on_shard_closed is not None:
             self.on_shard_closed(info)
         return list(self._shards)
 
     @property
     def shards(self) -> list[ShardInfo]:
-        """The committed shards so far (e.g. to upload those the Hub lacks when resuming)."""
+        """The finished shards so far (e.g. to upload those the Hub lacks when resuming)."""
         return list(self._shards)
 
     def item_stats(self) -> list[dict]:
@@ -300,17 +343,6 @@ class ShardWriter:
         return [dict(e) for e in self._errors]
 
     # ----------------------------------------------------------------- internals
-    def _reset_pending(self) -> None:
-        self._pending_items: list[dict] = []
-        self._pending_ids: set[str] = set()
-        self._pending_errors: list[dict] = []
-        self._pending_tables: list = []
-        self._pending_rows = 0
-        self._pending_nbytes = 0
-        self._shard_rows = 0
-        self._file = None
-        self._pq = None
-
     def _check_usable(self) -> None:
         if self._broken is not None:
             raise OutputError(f"the writer for {self.out_dir} failed earlier ({self._broken!r}); rerun to resume")
@@ -325,75 +357,50 @@ class ShardWriter:
             self._broken = e
             raise
 
-    def _close_shard(self) -> None:
-        """Commit, then hand the closed shard to ``on_shard_closed`` (its failure leaves the writer usable)."""
-        info = self._guarded(self._commit)
-        if info is not None and self.on_shard_closed is not None:
-            self.on_shard_closed(info)
+    def _commit(self, close_shard: bool) -> ShardInfo | None:
+        """One commit: the part (checkpoint) or the finished shard (close), commit record, rename, manifest.
 
-    def _append(self, table) -> None:
-        import pyarrow as pa
-
-        self._pending_tables.append(table)
-        self._pending_rows += table.num_rows
-        self._pending_nbytes += table.nbytes
-        self._shard_rows += table.num_rows
-        if self._pending_rows >= self.row_group_rows:
-            full = pa.concat_tables(self._pending_tables).combine_chunks()
-            cut = full.num_rows - full.num_rows % self.row_group_rows
-            self._write(full.slice(0, cut))
-            rest = full.slice(cut)
-            self._pending_tables = [rest] if rest.num_rows else []
-            self._pending_rows = rest.num_rows
-            self._pending_nbytes = rest.nbytes if rest.num_rows else 0
-
-    def _write(self, table) -> None:
-        import pyarrow.parquet as pq
-
-        if self._pq is None:
-            path = self.out_dir / shard_name(self._next_index)
-            if not path.parent.is_dir():
-                path.parent.mkdir(parents=True)
-                fsync_dir(self.out_dir)
-            self._file = open(temp_path(path), "wb")
-            self._pq = pq.ParquetWriter(self._file, self._schema, compression="zstd",
-                                        write_statistics=_STAT_COLUMNS)
-        self._pq.write_table(table, row_group_size=self.row_group_rows)
-
-    def _shard_size(self) -> int:
-        return (self._file.tell() if self._file is not None else 0) + self._pending_nbytes
-
-    def _commit(self) -> ShardInfo | None:
-        """One shard close: shard file, commit record, rename, manifest (the commit point), callbacks."""
-        import pyarrow as pa
-
-        index, rows = self._next_index, self._shard_rows
-        name = size = sha = None
-        if rows:
-            if self._pending_tables:
-                self._write(pa.concat_tables(self._pending_tables).combine_chunks())
-            self._pq.close()
-            self._file.flush()
-            os.fsync(self._file.fileno())
-            self._file.close()
-            name = shard_name(index)
-            final = self.out_dir / name
-            tmp = temp_path(final)
-            size, sha = tmp.stat().st_size, file_sha256(tmp)
+        Returns the :class:`ShardInfo` of the finished shard, or ``None`` for a checkpoint.
+        """
+        index, number, shard = self._next_index, self._shard_index, self._shard
+        rows = shard.part_rows
+        if close_shard:
+            tmp, final = shard.finish(), self.out_dir / shard_name(number)
+        else:
+            tmp = shard.close_part()
+            final = None if tmp is None else self.out_dir / part_name(number, index)
+        size, sha = (tmp.stat().st_size, file_sha256(tmp)) if tmp is not None else (0, None)
         record, record_sha = write_commit_record(self.out_dir, index, self._pending_items, self._pending_errors)
-        if rows:
+        if tmp is not None:
             _publish(tmp, final)
-        commit = CommitRecord(index=index, shard=name, rows=rows, bytes=size or 0, sha256=sha,
-                              record=record, record_sha256=record_sha)
+        name = None if final is None else final.relative_to(self.out_dir).as_posix()
+        commit = CommitRecord(index=index, shard=number, rows=rows, record=record, record_sha256=record_sha)
+        parts = []
+        if close_shard:
+            for c in self._manifest.commits:
+                if c.shard == number and c.part is not None:
+                    parts.append(c.part)
+                    c.part, c.part_bytes, c.part_sha256 = None, 0, None
+            self._manifest.shards.append(ShardRecord(index=number, name=name, rows=shard.rows, bytes=size, sha256=sha))
+        elif name is not None:
+            commit.part, commit.part_bytes, commit.part_sha256 = name, size, sha
         self._manifest.commits.append(commit)
         write_manifest(self.out_dir, self._manifest)
         # committed: take it into the in-memory state
         self._apply(commit, {"items": self._pending_items, "errors": self._pending_errors})
         new_errors = bool(self._pending_errors)
         self._next_index += 1
-        self._reset_pending()
+        self._pending_items, self._pending_ids, self._pending_errors = [], set(), []
         if new_errors:
             write_errors_file(self.out_dir, self._errors)
-        logger.info("committed %s (%d rows)", name or f"{record} (no rows)", rows)
-        return self._shards[-1] if name is not None else None
-
+        if not close_shard:
+            logger.info("checkpoint %s (%d rows; open shard %d rows)", record, rows, shard.rows)
+            return None
+        for part in parts:  # no longer listed: a crash before this only leaves leftovers
+            (self.out_dir / part).unlink(missing_ok=True)
+        info = ShardInfo(name, shard.rows, size, sha, list(self._shard_items.get(number, [])))
+        self._shards.append(info)
+        self._shard_index += 1
+        self._shard = self._new_shard()
+        logger.info("finished %s (%d rows)", name, info.rows)
+        return info

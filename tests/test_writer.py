@@ -119,8 +119,10 @@ def test_manifest_records_shards_and_items(tmp_path):
     w = build(tmp_path, plan(12), max_shard_rows=8)
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert manifest["run_fingerprint"] == FINGERPRINT
-    listed = [(c["shard"], c["rows"], c["bytes"], c["sha256"]) for c in manifest["commits"]]
+    listed = [(s["name"], s["rows"], s["bytes"], s["sha256"]) for s in manifest["shards"]]
     assert listed == [(s.name, s.rows, (tmp_path / s.name).stat().st_size, s.sha256) for s in w.shards]
+    assert [(c["index"], c["shard"], c["rows"], c["part"]) for c in manifest["commits"]] == \
+        [(0, 0, 9, None), (1, 1, 8, None), (2, 2, 1, None)]  # no checkpoints: one commit per shard close
     assert w.done_items == {i for i, _ in plan(12)}
     stats = {s["item_id"]: s for s in w.item_stats()}
     assert stats["item-001"] == {"item_id": "item-001", **stats_for("item-001", 3)}  # stored as given
@@ -267,3 +269,35 @@ def test_duplicate_item_and_bad_stats_are_rejected(tmp_path):
         w.add_item("b", [], {"when": object()})
     with pytest.raises(ConfigError):
         ShardWriter(tmp_path / "x", run_fingerprint=FINGERPRINT, row_group_rows=0)
+
+
+def test_checkpoint_commits_items_without_closing_the_shard(tmp_path):
+    closed = []
+    items = plan(12)
+    w = ShardWriter(tmp_path / "out", run_fingerprint=FINGERPRINT, row_group_rows=4, on_shard_closed=closed.append)
+    for k, (item_id, n) in enumerate(items):
+        w.add_item(item_id, make_rows(item_id, n), stats_for(item_id, n))
+        if k in (4, 5, 10):  # item 4 has no pairs: the first checkpoint's part holds items 0-3's rows
+            w.checkpoint()
+    out = tmp_path / "out"
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["shards"] == [] and closed == [] and w.shards == []
+    assert [(c["shard"], c["rows"], c["part"]) for c in manifest["commits"]] == [
+        (0, 6, "data/.parts/train-00000.part-00000.parquet"), (0, 3, "data/.parts/train-00000.part-00001.parquet"),
+        (0, 8, "data/.parts/train-00000.part-00002.parquet")]
+    assert w.done_items == {i for i, _ in items[:11]}
+    part = pq.read_table(out / "data" / ".parts" / "train-00000.part-00001.parquet")
+    assert part["item_id"].to_pylist() == ["item-005"] * 3 and part.schema.metadata[b"mmpr"]
+    w.checkpoint()
+    w.checkpoint()  # nothing new: no commit
+    assert len(json.loads((out / "manifest.json").read_text())["commits"]) == 4
+    shards = w.close()
+    assert [(s.name, s.rows) for s in shards] == [("data/train-00000.parquet", 18)] and closed == shards
+    assert shards[0].item_ids == [i for i, _ in items]
+    assert not (out / "data" / ".parts").exists()  # parts merged into the shard and removed
+    ref = build(tmp_path / "ref", items, row_group_rows=4)
+    assert (out / shards[0].name).read_bytes() == (tmp_path / "ref" / ref.shards[0].name).read_bytes()
+    meta = pq.ParquetFile(out / shards[0].name).metadata
+    assert [meta.row_group(i).num_rows for i in range(meta.num_row_groups)] == [4, 4, 4, 4, 2]
+    w2 = ShardWriter(out, run_fingerprint=FINGERPRINT, row_group_rows=4)
+    assert w2.done_items == {i for i, _ in items} and [s.item_ids for s in w2.shards] == [shards[0].item_ids]

@@ -159,7 +159,7 @@ def load_yaml_mapping(path: str | Path) -> dict[str, Any]:
     import yaml
 
     path = Path(path)
-    if not path.is_file():
+    if not path.exists() or path.is_dir():
         raise ConfigError(f"config file {path} does not exist")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))

@@ -37,7 +37,9 @@ def is_vlm(path: str, trust_remote_code: bool = False) -> bool:
     """True when the model's config type is an image-text-to-text model in transformers.
 
     Raises:
-        ModelError: no config can be read.
+        ModelError: no config can be read, or the model has a vision tower that
+            transformers cannot load natively (remote-code VLMs such as the
+            original InternVL checkpoints: use their ``-hf`` versions).
     """
     from transformers import AutoConfig
     from transformers.models.auto.modeling_auto import MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES
@@ -46,7 +48,13 @@ def is_vlm(path: str, trust_remote_code: bool = False) -> bool:
         cfg = AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code)
     except (OSError, ValueError, KeyError) as exc:
         raise ModelError(f"cannot read the config of model {path!r}: {exc}") from exc
-    return cfg.model_type in MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES
+    if cfg.model_type in MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES:
+        return True
+    if getattr(cfg, "vision_config", None) is not None:
+        raise ModelError(f"{path!r} ({cfg.model_type}) is a vision-language model that transformers does not load "
+                         "natively; train an HF-native checkpoint instead (e.g. OpenGVLab/InternVL3-8B-hf, "
+                         "Qwen/Qwen2.5-VL-7B-Instruct, HuggingFaceTB/SmolVLM-Instruct)")
+    return False
 
 
 def load_model(path: str, dtype: torch.dtype, trust_remote_code: bool = False) -> torch.nn.Module:

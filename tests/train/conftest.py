@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.train.pair_shards import math_rows, vqa_rows, write_shard
+from pair_shards import math_rows, vqa_rows, write_shard
 
 
 @pytest.fixture(scope="session")

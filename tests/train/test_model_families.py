@@ -13,7 +13,7 @@ from mmpr_builder.train.collator import MPODataCollator
 from mmpr_builder.train.data import load_pairs, prepare_pairs
 from mmpr_builder.train.mpo_trainer import response_logps
 from mmpr_builder.train.run import load_model, load_processor
-from tests.train.helpers import make_trainer, params
+from mpo_helpers import make_trainer, params
 
 
 @pytest.mark.parametrize("family", ["tiny_vlm_dir", "tiny_llava_dir"])
@@ -47,3 +47,14 @@ def test_text_llm_skips_image_rows_and_trains(tiny_llm_dir, shards_dir, tmp_path
     trainer.train()
     after = params(trainer.model)
     assert all(not torch.equal(before[k], after[k]) for k in before)
+
+
+def test_non_native_vision_model_is_refused(tmp_path):
+    from transformers import CLIPConfig
+
+    from mmpr_builder.errors import ModelError
+    from mmpr_builder.train.run import is_vlm
+
+    CLIPConfig().save_pretrained(tmp_path)  # has a vision tower, is not an image-text-to-text model
+    with pytest.raises(ModelError, match="does not load natively"):
+        is_vlm(str(tmp_path))

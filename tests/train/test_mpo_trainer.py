@@ -12,7 +12,7 @@ from mmpr_builder.train.collator import MPODataCollator
 from mmpr_builder.train.data import load_pairs, prepare_pairs
 from mmpr_builder.train.mpo_trainer import MPO_STATE_NAME, MPOTrainer, response_logps
 from mmpr_builder.train.run import apply_lora, load_model, load_processor
-from tests.train.helpers import make_trainer, params
+from mpo_helpers import make_trainer, params
 
 
 @pytest.fixture(scope="module")
@@ -66,8 +66,6 @@ def test_train_changes_weights_and_logs_every_term(tiny_vlm_dir, dataset, tmp_pa
 
 
 def _sgd_run(tiny_vlm_dir, ds, out, batch, accum, trainer_cls=MPOTrainer, **kwargs):
-    from mmpr_builder.train.mpo_config import MPOConfig  # noqa: F401  (config built in make_trainer)
-
     trainer = make_trainer(tiny_vlm_dir, ds, out, per_device_train_batch_size=batch,
                            gradient_accumulation_steps=accum, optim="sgd", learning_rate=0.5,
                            lr_scheduler_type="constant", warmup_steps=0, weight_decay=0.0, max_grad_norm=0.0,

@@ -10,7 +10,7 @@ from mmpr_builder.train.collator import MPODataCollator
 from mmpr_builder.train.data import load_pairs, prepare_pairs
 from mmpr_builder.train.mpo_trainer import response_logps
 from mmpr_builder.train.run import load_model, load_processor
-from tests.train.helpers import make_trainer
+from mpo_helpers import make_trainer
 
 
 @pytest.fixture(scope="module")
@@ -25,6 +25,12 @@ def test_fingerprint_and_key(tiny_vlm_dir):
     with torch.no_grad():
         model.lm_head.weight[0, 0] += 1.0  # tied to the embeddings: the first sampled value
     assert ref_cache.model_fingerprint(model) != fp
+    from mmpr_builder.train.mpo_config import MPOConfig
+    from mmpr_builder.train.run import apply_lora
+
+    plain = load_model(tiny_vlm_dir, torch.float32)
+    lora = apply_lora(load_model(tiny_vlm_dir, torch.float32), MPOConfig(output_dir="unused", use_lora=True))
+    assert ref_cache.model_fingerprint(lora) == ref_cache.model_fingerprint(plain) == fp  # reference = base model
     k = ref_cache.cache_key(fp, "data", {"max_length": 10})
     assert k != ref_cache.cache_key(fp, "data", {"max_length": 11})
     assert k != ref_cache.cache_key(fp, "other", {"max_length": 10})

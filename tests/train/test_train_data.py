@@ -7,7 +7,7 @@ import pytest
 from mmpr_builder.errors import ConfigError
 from mmpr_builder.train.data import find_shards, load_pairs, prepare_pairs, prompt_token_ids
 
-from tests.train.pair_shards import math_rows, vqa_rows, write_shard
+from pair_shards import math_rows, vqa_rows, write_shard
 
 
 @pytest.fixture(scope="module")
