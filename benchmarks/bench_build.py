@@ -14,7 +14,6 @@ Prints generated tokens/s of both and the ratio mmpr/raw (goal: >= 0.97).
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import tempfile
 import time
 from pathlib import Path

@@ -17,6 +17,8 @@ from typing import Annotated, Optional
 import typer
 
 from mmpr_builder.errors import MmprError
+from mmpr_builder.inspect_cmd import inspect_command
+from mmpr_builder.train.cli import train_command
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Build multimodal preference pairs (MMPR) with vLLM and train on them (MPO).")
@@ -115,9 +117,7 @@ def check_answer_cmd(
     result = check_answer(response, ground_truth, choices.split("|") if choices else None, answer_type,
                           allow_weak=allow_weak)
     if json_out:
-        d = result.to_dict()
-        typer.echo(json.dumps({"extracted": d["extracted"], "verdict": d["verdict"], "reason": d["reason"],
-                               **{k: v for k, v in d.items() if k not in ("extracted", "verdict", "reason")}}))
+        typer.echo(json.dumps(result.to_dict()))
     else:
         typer.echo(f"extracted: {result.extracted}\nverdict:   {result.verdict.value}\nreason:    {result.reason}")
 
@@ -141,20 +141,9 @@ def models_build_embedded(force: Annotated[bool, typer.Option(help="rebuild even
     typer.echo(build_embedded_model(embedded_model_dir()) if force else ensure_embedded_model())
 
 
-def _register_optional() -> None:
-    """Commands that live beside their subsystem (train/, output inspection)."""
-    try:
-        from mmpr_builder.train.cli import train_command
-
-        app.command("train")(train_command)
-    except ImportError:  # pragma: no cover - train extra not installed
-        pass
-    from mmpr_builder.inspect_cmd import inspect_command
-
-    app.command("inspect")(inspect_command)
-
-
-_register_optional()
+# Commands that live beside their subsystem.
+app.command("train")(train_command)
+app.command("inspect")(inspect_command)
 
 
 def main() -> None:

@@ -64,7 +64,8 @@ class BuildRunner:
     Args:
         recipe: the recipe (sampling, labeler, pairing, DropoutNTP settings).
         engine: the loaded engine.
-        writer: a ShardWriter (or anything with ``done_items``, ``add_item``, ``add_error``).
+        writer: a ShardWriter (or anything with ``done_items``, ``add_item``, ``add_error``,
+            ``checkpoint``); each chunk ends with a checkpoint.
         seed: run seed; item seeds derive from it and the item id.
         run_info: provenance stamped into rows (``recipe``, ``mmpr_version``).
     """
@@ -100,12 +101,11 @@ class BuildRunner:
                 prepared.append(self._prepare(x))
             except ItemError as e:
                 self.writer.add_error(e.item_id, e.cause, str(e))
-        if not prepared:
-            return
-        self._sample(prepared)
-        for p in prepared:
-            self._label(p)
-        self._dropout_ntp([p for p in prepared if p.dropout_chosen])
+        if prepared:
+            self._sample(prepared)
+            for p in prepared:
+                self._label(p)
+            self._dropout_ntp([p for p in prepared if p.dropout_chosen])
         for p in prepared:
             if p.stats.get("status") == "engine_error":
                 self.writer.add_error(p.item.id, "engine_error", p.stats.pop("error"))

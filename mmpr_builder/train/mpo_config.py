@@ -21,6 +21,7 @@ from typing import Any
 
 from transformers import TrainingArguments
 
+from mmpr_builder.config import read_yaml
 from mmpr_builder.errors import ConfigError
 from mmpr_builder.train.losses import MPO_LOSS_TYPE, MPO_LOSS_WEIGHTS, check_loss_config
 
@@ -134,7 +135,7 @@ class MPOConfig(TrainingArguments):
         """
         values: dict[str, Any] = {}
         if path is not None:
-            values = load_yaml_mapping(path)
+            values = read_yaml(path)
         values.update({k: v for k, v in overrides.items() if v is not None})
         known = set(cls.field_names())
         for key in values:
@@ -148,28 +149,6 @@ class MPOConfig(TrainingArguments):
             raise
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"invalid training config{f' in {path}' if path else ''}: {exc}") from exc
-
-
-def load_yaml_mapping(path: str | Path) -> dict[str, Any]:
-    """Read a YAML file that must hold one mapping.
-
-    Raises:
-        ConfigError: missing file, YAML syntax error, or not a mapping.
-    """
-    import yaml
-
-    path = Path(path)
-    if not path.exists() or path.is_dir():
-        raise ConfigError(f"config file {path} does not exist")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping of MPOConfig fields, got {type(data).__name__}")
-    return data
 
 
 def _choice_error(name: str, value: Any, choices: tuple[str, ...]) -> str:

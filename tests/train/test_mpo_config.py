@@ -48,7 +48,7 @@ def test_unknown_yaml_key_is_an_error(tmp_path):
         MPOConfig.from_yaml(path, output_dir=str(tmp_path))
 
 
-@pytest.mark.parametrize("text, match", [("- a\n- b\n", "mapping"), ("beta: [\n", "not valid YAML"),
+@pytest.mark.parametrize("text, match", [("- a\n- b\n", "mapping"), ("beta: [\n", "invalid YAML"),
                                          ("loss_weights: [1.0]\n", "1 entries but loss_type has 3")])
 def test_bad_yaml_files(tmp_path, text, match):
     path = tmp_path / "mpo.yaml"
@@ -58,5 +58,5 @@ def test_bad_yaml_files(tmp_path, text, match):
 
 
 def test_missing_yaml_file(tmp_path):
-    with pytest.raises(ConfigError, match="does not exist"):
+    with pytest.raises(ConfigError, match="not found"):
         MPOConfig.from_yaml(tmp_path / "nope.yaml")
