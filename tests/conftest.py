@@ -1,23 +1,12 @@
-"""Shared fixtures: paths, the bug-report cases, and one real vLLM engine per test session."""
+"""Session fixtures: the repository root and one real vLLM engine per test session."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-SHARED = REPO_ROOT.parent / "shared"
-KNOWN_FAILURES = SHARED / "cases" / "known_failures.jsonl"
-
-
-def known_failures(*areas: str) -> list[dict]:
-    """Cases from ../shared/cases/known_failures.jsonl in the given areas (empty if the file is absent)."""
-    if not KNOWN_FAILURES.is_file():
-        return []
-    cases = [json.loads(line) for line in KNOWN_FAILURES.read_text().splitlines() if line.strip()]
-    return [c for c in cases if c["area"] in areas]
+from testlib import REPO_ROOT
 
 
 @pytest.fixture(scope="session")

@@ -22,7 +22,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import REPO_ROOT, SHARED
+from testlib import REPO_ROOT, SHARED
 from mmpr_builder.config import merge
 from mmpr_builder.pipeline import run_build
 from mmpr_builder.registry import load_recipe

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from PIL import Image
 
-from conftest import REPO_ROOT, known_failures
+from testlib import REPO_ROOT, known_failures
 from mmpr_builder.engine import GenerationRequest, item_seed
 
 pytestmark = pytest.mark.engine

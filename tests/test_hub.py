@@ -7,7 +7,7 @@ import socket
 from pathlib import Path
 
 import pytest
-from conftest import known_failures
+from testlib import known_failures
 from fake_hub import FakeHub
 from fake_rows import FINGERPRINT, make_rows, stats_for
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from conftest import known_failures
+from testlib import known_failures
 from fake_rows import FINGERPRINT, IMAGES, make_rows, plan, png, stats_for
 
 from mmpr_builder.errors import ConfigError, OutputError

