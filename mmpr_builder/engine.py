@@ -187,10 +187,12 @@ class Engine:
         return results  # type: ignore[return-value]
 
     def _run(self, idx, requests, params, cont, results, desc) -> None:
+        from tqdm.auto import tqdm
+
         try:
             outputs = self.llm.chat(
                 [requests[i].messages for i in idx], [params[i] for i in idx],
-                use_tqdm=(lambda *a, **k: _tqdm(*a, **{**k, "desc": desc})) if len(idx) > 1 else False,
+                use_tqdm=(lambda *a, **k: tqdm(*a, **{**k, "desc": desc})) if len(idx) > 1 else False,
                 add_generation_prompt=not cont, continue_final_message=cont,
             )
         except Exception as e:  # noqa: BLE001 - isolate the failing request(s)
@@ -210,8 +212,3 @@ class Engine:
                                   f"{requests[i].n} (vllm#14280): upgrade vLLM")
             results[i] = GenerationResult(requests[i].key, samples)
 
-
-def _tqdm(*args, **kwargs):
-    from tqdm.auto import tqdm
-
-    return tqdm(*args, **kwargs)

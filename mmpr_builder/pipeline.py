@@ -157,14 +157,14 @@ class BuildRunner:
             if "dropout_ntp" in recipe.methods:
                 issues = [response_issue(r, threshold) for r in p.responses]
                 usable = [r for r, issue in zip(p.responses, issues) if issue is None]
-                p.dropout_chosen = rng.sample(usable, min(len(usable), recipe.dropout_ntp.num_chosen))
+                p.dropout_chosen = self._pick_chosen(rng, usable)
                 p.stats.update({f"n_{k}": v for k, v in _count(issues).items() if k != "ok"})
             return
         answer_type = item.answer_type if item.answer_type != "auto" else recipe.labeler.answer_type
         labeled = [
-            LabeledResponse(r, check_answer(r.text, item.ground_truth, item.choices, answer_type,
-                                            allow_weak=recipe.labeler.allow_weak, rel_tol=recipe.labeler.rel_tol),
-                            response_issue(r, threshold))
+            LabeledResponse.of(r, check_answer(r.text, item.ground_truth, item.choices, answer_type,
+                                               allow_weak=recipe.labeler.allow_weak, rel_tol=recipe.labeler.rel_tol),
+                               threshold)
             for r in p.responses
         ]
         result = correctness_pairs(labeled, recipe.pairing, rng, answer_type=answer_type, choices=item.choices)
@@ -176,16 +176,20 @@ class BuildRunner:
         if (result.status == "too_easy" and recipe.pairing.too_easy_to_dropout_ntp
                 and "dropout_ntp" in recipe.methods):
             usable = [lr.response for lr in labeled if lr.check.verdict == Verdict.CORRECT and lr.issue is None]
-            p.dropout_chosen = rng.sample(usable, min(len(usable), recipe.dropout_ntp.num_chosen))
+            p.dropout_chosen = self._pick_chosen(rng, usable)
+
+    def _pick_chosen(self, rng: random.Random, usable: list[Response]) -> list[Response]:
+        """DropoutNTP chosen responses: up to ``dropout_ntp.num_chosen`` of ``usable``, drawn with ``rng``."""
+        return rng.sample(usable, min(len(usable), self.recipe.dropout_ntp.num_chosen))
 
     def _dropout_ntp(self, prepared: list[Prepared]) -> None:
         d = self.recipe.dropout_ntp
-        jobs = []  # (prepared, chosen response, cut)
+        jobs = []  # (prepared item, chosen response, cut, index of the chosen)
         for p in prepared:
             for k, chosen in enumerate(p.dropout_chosen):
                 cut = cut_response(chosen.text, chosen.token_ids or [], self.engine.tokenizer, d.ratio)
                 if cut is None:
-                    p.stats["dropout_too_short"] = p.stats.get("dropout_too_short", 0) + 1
+                    _bump(p.stats, "dropout_too_short")
                     continue
                 jobs.append((p, chosen, cut, k))
         if not jobs:
@@ -197,14 +201,13 @@ class BuildRunner:
                                        max_tokens=self.recipe.sampling.max_tokens, desc="dropout_ntp")
         for (p, chosen, cut, _), res in zip(jobs, results):
             if res.error:
-                p.stats["dropout_engine_error"] = p.stats.get("dropout_engine_error", 0) + 1
+                _bump(p.stats, "dropout_engine_error")
                 log.warning("DropoutNTP continuation failed for item %s: %s", p.item.id, res.error)
                 continue
             cont = res.responses[0]
             rejected_text, drop = make_rejected(chosen.text, cut, cont.text)
             if rejected_text is None:
-                key = f"dropout_dropped_{drop}"
-                p.stats[key] = p.stats.get(key, 0) + 1
+                _bump(p.stats, f"dropout_dropped_{drop}")
                 continue
             rejected = Response(rejected_text, cont.finish_reason, cut.cut_token + cont.num_tokens)
             p.rows.append(self._row(p, "dropout_ntp", chosen, rejected, cut_char=cut.cut_char, cut_token=cut.cut_token))
@@ -243,6 +246,10 @@ class BuildRunner:
         }
 
 
+def _bump(stats: dict[str, Any], key: str) -> None:
+    stats[key] = stats.get(key, 0) + 1
+
+
 def _count(values) -> dict[str, int]:
     out: dict[str, int] = {}
     for v in values:
@@ -269,6 +276,9 @@ def run_build(recipe: Recipe, *, out_dir: Path, model: str | None = None, limit:
         chunk_items: items per engine batch (larger keeps the engine busier;
             smaller loses less on a crash).
         push_to_hub: ``org/name`` to upload shards to as they close.
+            A request the engine rejects alone (after bisecting its batch) is
+            recorded in ``errors.jsonl`` as ``engine_error`` and not retried
+            on rerun; its item is done.
         engine: an already loaded engine to reuse (its model overrides ``model``).
     Returns:
         The run summary (see :func:`mmpr_builder.summary.summarize`).
