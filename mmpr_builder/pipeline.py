@@ -265,6 +265,10 @@ def run_build(recipe: Recipe, *, out_dir: Path, model: str | None = None, limit:
               engine: Engine | None = None) -> dict[str, Any]:
     """Build preference pairs for ``recipe`` into ``out_dir``; resumes a previous run of the same arguments.
 
+    Bad source rows and requests the engine rejects alone (after bisecting
+    their batch) go to ``errors.jsonl`` with their id and cause
+    (``engine_error`` for the latter); such items count as done on rerun.
+
     Args:
         recipe: what to read and how to sample, label and pair.
         out_dir: output folder (shards under ``data/``, ``manifest.json``,
@@ -276,9 +280,6 @@ def run_build(recipe: Recipe, *, out_dir: Path, model: str | None = None, limit:
         chunk_items: items per engine batch (larger keeps the engine busier;
             smaller loses less on a crash).
         push_to_hub: ``org/name`` to upload shards to as they close.
-            A request the engine rejects alone (after bisecting its batch) is
-            recorded in ``errors.jsonl`` as ``engine_error`` and not retried
-            on rerun; its item is done.
         engine: an already loaded engine to reuse (its model overrides ``model``).
     Returns:
         The run summary (see :func:`mmpr_builder.summary.summarize`).
