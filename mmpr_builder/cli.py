@@ -48,7 +48,7 @@ def build(
     out: Annotated[Optional[Path], typer.Option(help="output folder; default: out/<recipe>")] = None,
     data: Annotated[Optional[Path], typer.Option(help="override the recipe's source path")] = None,
     limit: Annotated[Optional[int], typer.Option(help="take the first N source rows")] = None,
-    config: Annotated[Optional[Path], typer.Option(help="YAML of recipe overrides (same layout as a recipe)")] = None,
+    config: Annotated[Optional[Path], typer.Option(help="YAML of recipe overrides (same layout as a recipe) and an optional `engine:` mapping of engine arguments")] = None,
     num_samples: Annotated[Optional[int], typer.Option(help="K responses per item")] = None,
     max_tokens: Annotated[Optional[int], typer.Option(help="max new tokens per response")] = None,
     temperature: Annotated[Optional[float], typer.Option(help="sampling temperature")] = None,
@@ -60,10 +60,10 @@ def build(
     max_shard_rows: Annotated[Optional[int], typer.Option(help="roll shards at this many rows")] = None,
     push_to_hub: Annotated[Optional[str], typer.Option(help="upload shards to this Hub dataset (org/name) as they close")] = None,
     private: Annotated[bool, typer.Option(help="create the Hub dataset as private")] = False,
-    tensor_parallel_size: Annotated[int, typer.Option(help="vLLM tensor parallel size")] = 1,
+    tensor_parallel_size: Annotated[Optional[int], typer.Option(help="vLLM tensor parallel size [default: 1]")] = None,
     max_model_len: Annotated[Optional[int], typer.Option(help="vLLM context length (tokens)")] = None,
-    gpu_memory_utilization: Annotated[float, typer.Option(help="vLLM GPU memory share")] = 0.9,
-    dtype: Annotated[str, typer.Option(help="vLLM dtype")] = "auto",
+    gpu_memory_utilization: Annotated[Optional[float], typer.Option(help="vLLM GPU memory share [default: 0.9]")] = None,
+    dtype: Annotated[Optional[str], typer.Option(help="vLLM dtype [default: auto]")] = None,
     limit_mm_per_prompt: Annotated[Optional[int], typer.Option(help="most images per prompt")] = None,
     trust_remote_code: Annotated[Optional[bool], typer.Option(help="allow model code from the Hub")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
@@ -75,17 +75,20 @@ def build(
     from mmpr_builder.summary import format_summary
 
     recipe = _load_source(source, data)
+    engine_config = EngineConfig()
     if config is not None:
-        recipe = merge(recipe, read_yaml(config), where=str(config))
+        overrides = read_yaml(config)
+        engine_config = merge(engine_config, overrides.pop("engine", None) or {}, where=f"{config}:engine")
+        recipe = merge(recipe, overrides, where=str(config))
     flags = {"sampling": {k: v for k, v in {"num_samples": num_samples, "max_tokens": max_tokens,
                                             "temperature": temperature}.items() if v is not None}}
     if methods is not None:
         flags["methods"] = methods
     recipe = merge(recipe, flags)
-    recipe.__post_init__()
-    engine_config = EngineConfig(tensor_parallel_size=tensor_parallel_size, max_model_len=max_model_len,
-                                 gpu_memory_utilization=gpu_memory_utilization, dtype=dtype,
-                                 limit_mm_per_prompt=limit_mm_per_prompt, trust_remote_code=trust_remote_code)
+    engine_flags = {"tensor_parallel_size": tensor_parallel_size, "max_model_len": max_model_len,
+                    "gpu_memory_utilization": gpu_memory_utilization, "dtype": dtype,
+                    "limit_mm_per_prompt": limit_mm_per_prompt, "trust_remote_code": trust_remote_code}
+    engine_config = dataclasses.replace(engine_config, **{k: v for k, v in engine_flags.items() if v is not None})
     summary = run_build(recipe, out_dir=out or Path("out") / recipe.name, model=model, limit=limit, seed=seed,
                         engine_config=engine_config, overwrite=overwrite, chunk_items=chunk_items,
                         max_shard_bytes=int(max_shard_mb * 1e6), max_shard_rows=max_shard_rows,

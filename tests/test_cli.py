@@ -58,3 +58,17 @@ def test_unknown_model_suggests_an_alias():
     with pytest.raises(ModelError, match="did you mean 'internvl2-8b'"):
         resolve_model("internvl2_8b")
     assert resolve_model("qwen2.5-vl-7b").path == "Qwen/Qwen2.5-VL-7B-Instruct"
+
+
+def test_config_file_engine_section_is_checked(tmp_path):
+    from mmpr_builder.errors import ConfigError
+
+    config = tmp_path / "run.yaml"
+    config.write_text("sampling: {num_samples: 2}\nengine: {tensor_paralel_size: 2}\n")
+    result = runner.invoke(app, ["build", "--source", "mathqa", "--config", str(config), "--out", str(tmp_path / "o")])
+    assert isinstance(result.exception, ConfigError)
+    assert "tensor_paralel_size" in str(result.exception) and "did you mean 'tensor_parallel_size'" in str(result.exception)
+    config.write_text("sampling: {num_sample: 2}\n")
+    result = runner.invoke(app, ["build", "--source", "mathqa", "--config", str(config), "--out", str(tmp_path / "o")])
+    assert "did you mean 'num_samples'" in str(result.exception)
+    assert not (tmp_path / "o").exists()
