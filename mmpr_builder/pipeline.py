@@ -11,10 +11,12 @@ same pairs as an uninterrupted one.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import random
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -110,7 +112,7 @@ class BuildRunner:
             if p.stats.get("status") == "engine_error":
                 self.writer.add_error(p.item.id, "engine_error", p.stats.pop("error"))
             else:
-                p.stats["pairs"] = _count(row["method"] for row in p.rows)
+                p.stats["pairs"] = dict(Counter(row["method"] for row in p.rows))
                 p.stats["chosen_tokens"] = [row["chosen_num_tokens"] for row in p.rows]
                 p.stats["rejected_tokens"] = [row["rejected_num_tokens"] for row in p.rows]
                 self.writer.add_item(p.item.id, p.rows, p.stats)
@@ -158,7 +160,7 @@ class BuildRunner:
                 issues = [response_issue(r, threshold) for r in p.responses]
                 usable = [r for r, issue in zip(p.responses, issues) if issue is None]
                 p.dropout_chosen = self._pick_chosen(rng, usable)
-                p.stats.update({f"n_{k}": v for k, v in _count(issues).items() if k != "ok"})
+                p.stats.update({f"n_{k}": v for k, v in Counter(i for i in issues if i).items()})
             return
         answer_type = item.answer_type if item.answer_type != "auto" else recipe.labeler.answer_type
         labeled = [
@@ -250,13 +252,6 @@ def _bump(stats: dict[str, Any], key: str) -> None:
     stats[key] = stats.get(key, 0) + 1
 
 
-def _count(values) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for v in values:
-        key = "ok" if v is None else str(v)
-        out[key] = out.get(key, 0) + 1
-    return out
-
 
 def run_build(recipe: Recipe, *, out_dir: Path, model: str | None = None, limit: int | None = None,
               seed: int = 0, engine_config=None, overwrite: bool = False, chunk_items: int = 256,
@@ -299,7 +294,7 @@ def run_build(recipe: Recipe, *, out_dir: Path, model: str | None = None, limit:
     engine_config = engine_config or EngineConfig()
     spec = engine.spec if engine is not None else resolve_model(model)
     fingerprint = {"recipe": recipe.to_dict(), "model": spec.name, "seed": seed,
-                   "engine": {k: v for k, v in vars(engine_config).items()}}
+                   "engine": dataclasses.asdict(engine_config)}
     pusher = None
     if push_to_hub:
         from mmpr_builder.hub import HubPusher
