@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+from .items import ItemOutcome
 from .manifest import CARD_NAME, ERRORS_NAME, atomic_write_bytes, read_manifest
 
 #: keys ``run_info`` may have (all optional)
 RUN_INFO_KEYS = ("model", "recipe", "recipe_version", "sampling", "seed", "mmpr_version", "license",
-                 "pretty_name", "git_commit", "source_datasets", "repo_id")
+                 "pretty_name", "git_commit", "source_datasets", "repo_id", "dtype", "engine")
 SIZE_CATEGORIES = [(1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"),
                    (10_000_000, "1M<n<10M"), (100_000_000, "10M<n<100M"), (1_000_000_000, "100M<n<1B")]
 TASK_CATEGORIES = ["image-text-to-text", "visual-question-answering"]
@@ -35,12 +36,12 @@ def size_category(n: int) -> str:
     return "n>1B"
 
 
-def render_card(*, stats: list[dict], run_info: dict, errors: dict[str, int] | None = None,
+def render_card(*, outcomes: list[ItemOutcome], run_info: dict, errors: dict[str, int] | None = None,
                 num_rows: int | None = None, num_bytes: int | None = None, num_shards: int | None = None) -> str:
     """The card text (front matter + markdown); deterministic for the same arguments.
 
     Args:
-        stats: per-item stats, aggregated by :func:`mmpr_builder.summary.summarize`.
+        outcomes: the committed items, aggregated by :func:`mmpr_builder.summary.summarize`.
         run_info: keys from :data:`RUN_INFO_KEYS`; ``sampling`` is a dict of sampling parameters.
         errors: skipped input rows per cause.
         num_rows / num_bytes / num_shards: totals of the shards (default: pairs from ``stats``).
@@ -58,7 +59,7 @@ def render_card(*, stats: list[dict], run_info: dict, errors: dict[str, int] | N
     unknown = sorted(set(run_info) - set(RUN_INFO_KEYS))
     if unknown:
         raise ConfigError(f"unknown run_info keys {unknown}; expected some of {list(RUN_INFO_KEYS)}")
-    summary = summarize(stats, errors=errors)
+    summary = summarize(outcomes, errors=errors)
     rows = summary["pairs"]["total"] if num_rows is None else num_rows
     pretty = run_info.get("pretty_name") or f"MMPR-style preference pairs ({run_info.get('recipe', 'mmpr')})"
     data = DatasetCardData(
@@ -78,7 +79,7 @@ def render_card(*, stats: list[dict], run_info: dict, errors: dict[str, int] | N
     return f"---\n{data.to_yaml()}\n---\n\n{body}"
 
 
-def write_card(out_dir: Path, *, stats: list[dict], run_info: dict) -> Path:
+def write_card(out_dir: Path, *, outcomes: list[ItemOutcome], run_info: dict) -> Path:
     """Write ``out_dir/README.md`` atomically and return its path.
 
     Shard totals come from the finished shards in ``out_dir/manifest.json`` (rows still
@@ -97,7 +98,7 @@ def write_card(out_dir: Path, *, stats: list[dict], run_info: dict) -> Path:
     if (out_dir / ERRORS_NAME).is_file():
         lines = (out_dir / ERRORS_NAME).read_text(encoding="utf-8").splitlines()
         errors.update(json.loads(line)["cause"] for line in lines if line.strip())
-    text = render_card(stats=stats, run_info=run_info, errors=dict(sorted(errors.items())), **kw)
+    text = render_card(outcomes=outcomes, run_info=run_info, errors=dict(sorted(errors.items())), **kw)
     path = out_dir / CARD_NAME
     atomic_write_bytes(path, text.encode("utf-8"))
     return path
@@ -131,6 +132,7 @@ def _body(title: str, s: dict, run: dict, rows: int, shards: int | None) -> str:
             ["model", f"`{run['model']}`" if run.get("model") else None],
             ["recipe", f"{run['recipe']} (version {run.get('recipe_version')})" if run.get("recipe") else None],
             ["sampling", f"`{sampling}`"],
+            ["dtype", run.get("dtype")],
             ["seed", run.get("seed")],
             ["mmpr version", run.get("mmpr_version")],
             ["git commit", run.get("git_commit")],

@@ -6,7 +6,6 @@ are printed in one place, as ``error: ...``, with exit status 2.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import os
@@ -26,21 +25,6 @@ models_app = typer.Typer(no_args_is_help=True, help="Model aliases and the embed
 app.add_typer(models_app, name="models")
 
 
-def _load_source(source: str, data: Path | None):
-    """A recipe by name or YAML path, or a plain data file/folder wrapped in a default recipe."""
-    from mmpr_builder.config import Recipe, SourceConfig
-    from mmpr_builder.registry import load_recipe
-
-    path = Path(source)
-    if path.exists() and path.suffix not in (".yaml", ".yml"):
-        recipe = Recipe(name=path.stem, source=SourceConfig(path=str(path.resolve())), base_dir=str(Path.cwd()))
-    else:
-        recipe = load_recipe(source)
-    if data is not None:
-        recipe = dataclasses.replace(recipe, source=dataclasses.replace(recipe.source, path=str(data.resolve())))
-    return recipe
-
-
 @app.command()
 def build(
     source: Annotated[str, typer.Option(help="recipe name (see `mmpr sources`), recipe .yaml, or a data file/folder")] = "mathqa",
@@ -48,51 +32,46 @@ def build(
     out: Annotated[Optional[Path], typer.Option(help="output folder; default: out/<recipe>")] = None,
     data: Annotated[Optional[Path], typer.Option(help="override the recipe's source path")] = None,
     limit: Annotated[Optional[int], typer.Option(help="take the first N source rows")] = None,
-    config: Annotated[Optional[Path], typer.Option(help="YAML of recipe overrides (same layout as a recipe) and an optional `engine:` mapping of engine arguments")] = None,
+    config: Annotated[Optional[Path], typer.Option(help="YAML of recipe overrides (same layout as a recipe), plus optional `engine:` and `run:` mappings")] = None,
     num_samples: Annotated[Optional[int], typer.Option(help="K responses per item")] = None,
     max_tokens: Annotated[Optional[int], typer.Option(help="max new tokens per response")] = None,
     temperature: Annotated[Optional[float], typer.Option(help="sampling temperature")] = None,
     methods: Annotated[Optional[str], typer.Option(help="comma list: correctness,dropout_ntp")] = None,
-    seed: Annotated[int, typer.Option(help="run seed; item seeds derive from it")] = 0,
-    overwrite: Annotated[bool, typer.Option(help="replace an output folder made with other arguments")] = False,
-    chunk_items: Annotated[int, typer.Option(help="items per engine batch")] = 256,
-    max_shard_mb: Annotated[float, typer.Option(help="roll shards at this size (MB)")] = 500.0,
+    seed: Annotated[Optional[int], typer.Option(help="run seed; item seeds derive from it [default: 0]")] = None,
+    overwrite: Annotated[Optional[bool], typer.Option("--overwrite", help="replace an output folder made with other settings")] = None,
+    inflight_items: Annotated[Optional[int], typer.Option(help="items in the engine at once [default: 256]")] = None,
+    max_shard_mb: Annotated[Optional[float], typer.Option(help="roll shards at this size (MB) [default: 500]")] = None,
     max_shard_rows: Annotated[Optional[int], typer.Option(help="roll shards at this many rows")] = None,
     push_to_hub: Annotated[Optional[str], typer.Option(help="upload shards to this Hub dataset (org/name) as they close")] = None,
-    private: Annotated[bool, typer.Option(help="create the Hub dataset as private")] = False,
+    private: Annotated[Optional[bool], typer.Option("--private", help="create the Hub dataset as private")] = None,
     tensor_parallel_size: Annotated[Optional[int], typer.Option(help="vLLM tensor parallel size [default: 1]")] = None,
     max_model_len: Annotated[Optional[int], typer.Option(help="vLLM context length (tokens)")] = None,
     gpu_memory_utilization: Annotated[Optional[float], typer.Option(help="vLLM GPU memory share [default: 0.9]")] = None,
-    dtype: Annotated[Optional[str], typer.Option(help="vLLM dtype [default: auto]")] = None,
+    dtype: Annotated[Optional[str], typer.Option(help="auto (CPU: float32 unless the CPU has native bfloat16), bfloat16, float16, float32 [default: auto]")] = None,
     limit_mm_per_prompt: Annotated[Optional[int], typer.Option(help="most images per prompt")] = None,
     trust_remote_code: Annotated[Optional[bool], typer.Option(help="allow model code from the Hub")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
 ):
-    """Sample CoT responses, label them and write chosen/rejected Parquet shards."""
-    from mmpr_builder.config import merge, read_yaml
-    from mmpr_builder.engine import EngineConfig
-    from mmpr_builder.pipeline import run_build
+    """Sample CoT responses, label them and write chosen/rejected Parquet shards.
+
+    Every setting is checked before anything is written: a bad one exits with status 2.
+    """
+    from mmpr_builder.build import run_build
+    from mmpr_builder.build_config import assemble
     from mmpr_builder.summary import format_summary
 
-    recipe = _load_source(source, data)
-    engine_config = EngineConfig()
-    if config is not None:
-        overrides = read_yaml(config)
-        engine_config = merge(engine_config, overrides.pop("engine", None) or {}, where=f"{config}:engine")
-        recipe = merge(recipe, overrides, where=str(config))
-    flags = {"sampling": {k: v for k, v in {"num_samples": num_samples, "max_tokens": max_tokens,
-                                            "temperature": temperature}.items() if v is not None}}
-    if methods is not None:
-        flags["methods"] = methods
-    recipe = merge(recipe, flags)
-    engine_flags = {"tensor_parallel_size": tensor_parallel_size, "max_model_len": max_model_len,
-                    "gpu_memory_utilization": gpu_memory_utilization, "dtype": dtype,
-                    "limit_mm_per_prompt": limit_mm_per_prompt, "trust_remote_code": trust_remote_code}
-    engine_config = dataclasses.replace(engine_config, **{k: v for k, v in engine_flags.items() if v is not None})
-    summary = run_build(recipe, out_dir=out or Path("out") / recipe.name, model=model, limit=limit, seed=seed,
-                        engine_config=engine_config, overwrite=overwrite, chunk_items=chunk_items,
-                        max_shard_bytes=int(max_shard_mb * 1e6), max_shard_rows=max_shard_rows,
-                        push_to_hub=push_to_hub, private=private)
+    cfg = assemble(
+        source, data=data, config_file=config,
+        recipe_flags={"methods": methods, "sampling": {"num_samples": num_samples, "max_tokens": max_tokens,
+                                                       "temperature": temperature}},
+        engine_flags={"tensor_parallel_size": tensor_parallel_size, "max_model_len": max_model_len,
+                      "gpu_memory_utilization": gpu_memory_utilization, "dtype": dtype,
+                      "limit_mm_per_prompt": limit_mm_per_prompt, "trust_remote_code": trust_remote_code},
+        run_flags={"out_dir": str(out) if out is not None else None, "model": model, "limit": limit, "seed": seed,
+                   "overwrite": overwrite, "inflight_items": inflight_items, "max_shard_mb": max_shard_mb,
+                   "max_shard_rows": max_shard_rows, "push_to_hub": push_to_hub, "private": private},
+    )
+    summary = run_build(cfg)
     typer.echo(json.dumps(summary, indent=2) if json_out else format_summary(summary))
 
 

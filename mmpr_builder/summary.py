@@ -1,14 +1,13 @@
-"""Run statistics: aggregate per-item stats into the summary printed by ``mmpr build``/``mmpr inspect``."""
+"""Run statistics: aggregate per-item outcomes (:class:`~mmpr_builder.items.ItemOutcome`) into the summary printed by ``mmpr build``/``mmpr inspect``."""
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-
-VERDICTS = ("correct", "incorrect", "no_answer", "unverifiable")
-ISSUES = ("truncated", "repetitive", "empty")
+from mmpr_builder.items import VERDICTS, ItemOutcome
 
 
 def _dist(values: list[int]) -> dict[str, float]:
@@ -19,20 +18,22 @@ def _dist(values: list[int]) -> dict[str, float]:
             "p90": v[min(len(v) - 1, int(len(v) * 0.9))], "max": v[-1]}
 
 
-def summarize(stats: list[dict[str, Any]], *, shards=(), errors: dict[str, int] | None = None,
+def summarize(outcomes: Iterable[ItemOutcome], *, shards=(), errors: dict[str, int] | None = None,
               generated_tokens: int = 0, generation_seconds: float = 0.0, wall_seconds: float = 0.0,
               out_dir: Path | None = None) -> dict[str, Any]:
-    """Aggregate committed items' stats (one dict per item, as the pipeline writes them).
+    """Aggregate committed items' outcomes.
 
     Returns a JSON-safe dict: ``items``, ``responses``, ``accuracy`` (correct /
     checked responses, overall and per source), ``status`` counts (paired,
     too_easy, too_hard, no_ground_truth, ...), ``pairs`` by method, response
     ``issues`` (truncated, repetitive, empty), ``dropout_ntp`` drops, token
-    length distributions (tokens), ``errors`` by cause, and throughput
-    (``tokens_per_second`` = generated tokens / seconds inside engine calls of
-    this invocation; ``wall_seconds``).
+    length distributions (tokens), ``judged`` (verdicts given by the judge),
+    ``warnings`` (items with a labelling warning), ``errors`` by cause, and
+    throughput (``tokens_per_second`` = generated tokens / seconds the engine
+    ran in this invocation; ``wall_seconds``).
     """
-    status = Counter(s.get("status", "?") for s in stats)
+    outcomes = list(outcomes)
+    status = Counter(o.status.value for o in outcomes)
     pairs: Counter = Counter()
     verdicts: Counter = Counter()
     issues: Counter = Counter()
@@ -41,18 +42,15 @@ def summarize(stats: list[dict[str, Any]], *, shards=(), errors: dict[str, int] 
     chosen_tokens: list[int] = []
     rejected_tokens: list[int] = []
     response_tokens: list[int] = []
-    for s in stats:
-        pairs.update(s.get("pairs", {}))
-        item_verdicts = {v: s.get(f"n_{v}", 0) for v in VERDICTS}
-        verdicts.update(item_verdicts)
-        per_source.setdefault(s.get("source", "?"), Counter()).update(item_verdicts)
-        issues.update({k: s.get(f"n_{k}", 0) for k in ISSUES})
-        for key, value in s.items():
-            if key.startswith("dropout_") and isinstance(value, int):
-                drops[key.removeprefix("dropout_")] += value
-        chosen_tokens += s.get("chosen_tokens", [])
-        rejected_tokens += s.get("rejected_tokens", [])
-        response_tokens += s.get("response_tokens", [])
+    for o in outcomes:
+        pairs.update(o.pairs)
+        verdicts.update(o.verdicts)
+        per_source.setdefault(o.source or "?", Counter()).update(o.verdicts)
+        issues.update({k.value: v for k, v in o.issues.items()})
+        drops.update({k.value: v for k, v in o.dropout_drops.items()})
+        chosen_tokens += o.chosen_tokens
+        rejected_tokens += o.rejected_tokens
+        response_tokens += o.response_tokens
 
     def accuracy(c: Counter) -> float | None:
         checked = c["correct"] + c["incorrect"] + c["no_answer"]
@@ -60,15 +58,17 @@ def summarize(stats: list[dict[str, Any]], *, shards=(), errors: dict[str, int] 
 
     return {
         "out_dir": str(out_dir) if out_dir else None,
-        "items": len(stats),
-        "responses": sum(s.get("responses", 0) for s in stats),
+        "items": len(outcomes),
+        "responses": sum(o.responses for o in outcomes),
         "accuracy": accuracy(verdicts),
         "accuracy_by_source": {k: accuracy(v) for k, v in sorted(per_source.items()) if accuracy(v) is not None},
-        "verdicts": {k: v for k, v in verdicts.items() if v},
-        "status": dict(status),
-        "pairs": {"total": sum(pairs.values()), **dict(pairs)},
-        "issues": {k: v for k, v in issues.items() if v},
-        "dropout_ntp": dict(drops),
+        "verdicts": {k: verdicts[k] for k in VERDICTS if verdicts[k]},
+        "status": dict(sorted(status.items())),
+        "pairs": {"total": sum(pairs.values()), **dict(sorted(pairs.items()))},
+        "issues": {k: v for k, v in sorted(issues.items()) if v},
+        "dropout_ntp": dict(sorted(drops.items())),
+        "judged": sum(o.judged for o in outcomes),
+        "warnings": sum(bool(o.warnings) for o in outcomes),
         "tokens": {"response": _dist(response_tokens), "chosen": _dist(chosen_tokens),
                    "rejected": _dist(rejected_tokens)},
         "errors": dict(errors or {}),

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ConfigError, OutputError
+from .items import ItemOutcome
 from .manifest import (
     CARD_NAME,
     ERRORS_NAME,
@@ -79,6 +80,38 @@ class ShardInfo:
     bytes: int
     sha256: str
     item_ids: list[str]
+
+
+def check_output_dir(out_dir: Path, run_fingerprint: dict, *, overwrite: bool = False) -> Manifest | None:
+    """Check, without writing anything, that a build with ``run_fingerprint`` may use ``out_dir``.
+
+    Returns:
+        The folder's manifest when a build with the same fingerprint can resume
+        there; None for a missing or empty folder, or when ``overwrite``.
+    Raises:
+        OutputError: ``out_dir`` is a file; or (unless ``overwrite``) the folder was
+            built with another fingerprint (the message names the differing keys),
+            holds files that are not mmpr's, or its manifest is corrupt.
+    """
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutputError(f"{out_dir} is a file, not a folder; choose another --out")
+    if overwrite or not out_dir.exists():
+        return None
+    manifest = read_manifest(out_dir)
+    if manifest is None:
+        foreign = first_foreign(out_dir)
+        if foreign is not None:
+            raise OutputError(
+                f"{out_dir} is not empty and is not an mmpr output folder (no {MANIFEST_NAME}; "
+                f"found {foreign.relative_to(out_dir)}); choose another folder or pass --overwrite")
+        return None
+    differing = fingerprint_diff(manifest.run_fingerprint, json_roundtrip(run_fingerprint, "run_fingerprint"))
+    if differing:
+        raise OutputError(
+            f"{out_dir} was built with different arguments (differing: {', '.join(differing)}); "
+            "rerun with the same arguments to resume, choose another folder, or pass --overwrite")
+    return manifest
 
 
 def _publish(tmp: Path, final: Path) -> None:
@@ -150,24 +183,10 @@ class ShardWriter:
 
     # ----------------------------------------------------------------- open / resume
     def _open(self, overwrite: bool, verify_checksums: bool) -> None:
+        manifest = check_output_dir(self.out_dir, self._fingerprint, overwrite=overwrite)
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        manifest = None
         if overwrite:
             self._clear()
-        else:
-            manifest = read_manifest(self.out_dir)
-            if manifest is None:
-                foreign = first_foreign(self.out_dir)
-                if foreign is not None:
-                    raise OutputError(
-                        f"{self.out_dir} is not empty and is not an mmpr output folder (no {MANIFEST_NAME}; "
-                        f"found {foreign.relative_to(self.out_dir)}); choose another folder or pass --overwrite")
-            else:
-                differing = fingerprint_diff(manifest.run_fingerprint, self._fingerprint)
-                if differing:
-                    raise OutputError(
-                        f"{self.out_dir} was built with different arguments (differing: {', '.join(differing)}); "
-                        "rerun with the same arguments to resume, choose another folder, or pass --overwrite")
         if manifest is None:
             self._manifest, records, changed = Manifest(run_fingerprint=self._fingerprint), {}, True
         else:
@@ -333,6 +352,14 @@ class ShardWriter:
         Bad rows (``add_error``) are not included: see :meth:`error_counts` / :meth:`errors`.
         """
         return [dict(s) for s in self._stats]
+
+    def item_outcomes(self) -> list[ItemOutcome]:
+        """The committed items' stats as :class:`~mmpr_builder.items.ItemOutcome` (stats made by its ``to_json``).
+
+        Raises:
+            ValueError: a stored stats dict is not an ``ItemOutcome``.
+        """
+        return [ItemOutcome.from_json(s) for s in self._stats]
 
     def error_counts(self) -> dict[str, int]:
         """Committed bad rows per cause, ``{cause: count}`` (sorted by cause)."""

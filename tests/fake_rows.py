@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
-from mmpr_builder.schema import pair_id, text_message, user_message
+from mmpr_builder.items import ImageData, ItemOutcome, ItemStatus, QuestionItem, Response
+from mmpr_builder.labelers.answers import AnswerCheck, Verdict
+from mmpr_builder.schema import Provenance, make_pair_row
 
 IMAGES = Path(__file__).resolve().parents[1] / "sample_data" / "vqa" / "images"
 FINGERPRINT = {"recipe": "test", "recipe_version": 1, "model": "tiny", "seed": 0, "mmpr_version": "0.1.0"}
+PROVENANCE = Provenance(recipe="test", recipe_version="1", mmpr_version="0.1.0", model="tiny", dtype="float32",
+                        seed=0)
 
 
 def png(k: int) -> bytes:
@@ -17,37 +22,21 @@ def png(k: int) -> bytes:
 
 
 def make_rows(item_id: str, n: int, *, image: int | None = 0, method: str = "correctness") -> list[dict]:
-    """``n`` schema-complete pair rows for ``item_id`` (one embedded PNG each unless ``image`` is None)."""
+    """``n`` pair rows for ``item_id`` made by the pipeline's own row function (one embedded PNG each
+    unless ``image`` is None)."""
     rows = []
     for j in range(n):
-        chosen, rejected = f"{item_id}: good {j}. Answer: 4", f"{item_id}: bad {j}. Answer: 5"
-        rows.append({
-            "id": pair_id(item_id, method, chosen, rejected),
-            "item_id": item_id,
-            "source": "vqa" if j % 2 == 0 else "mathqa",
-            "question": f"question of {item_id}",
-            "ground_truth": "4",
-            "prompt": [user_message(f"question of {item_id}", 0 if image is None else 1)],
-            "chosen": [text_message("assistant", chosen)],
-            "rejected": [text_message("assistant", rejected)],
-            "images": [] if image is None else [{"bytes": png(image), "path": f"{image}.png"}],
-            "method": method,
-            "chosen_answer": "4",
-            "rejected_answer": "5",
-            "chosen_verdict": "correct",
-            "rejected_verdict": "incorrect",
-            "chosen_finish_reason": "stop",
-            "rejected_finish_reason": "stop",
-            "chosen_num_tokens": 10 + j,
-            "rejected_num_tokens": 20 + j,
-            "cut_char": None,
-            "cut_token": None,
-            "model": "tiny",
-            "sampling": json.dumps({"temperature": 1.0, "n": 4}),
-            "seed": 0,
-            "recipe": "test",
-            "mmpr_version": "0.1.0",
-        })
+        item = QuestionItem(item_id, f"question of {item_id}", ground_truth="4",
+                            images=[] if image is None else [ImageData(png(image), f"{image}.png")],
+                            source="vqa" if j % 2 == 0 else "mathqa")
+        chosen = Response(f"{item_id}: good {j}. Answer: 4", "stop", 10 + j)
+        rejected = Response(f"{item_id}: bad {j}. Answer: 5", "stop", 20 + j)
+        checks = {}
+        if method == "correctness":
+            checks = {"chosen_check": AnswerCheck("4", Verdict.CORRECT, "", "statement", "number"),
+                      "rejected_check": AnswerCheck("5", Verdict.INCORRECT, "", "statement", "number")}
+        rows.append(make_pair_row(item, item.question, method, chosen, rejected, provenance=PROVENANCE,
+                                  sampling=json.dumps({"temperature": 1.0, "n": 4}), **checks))
     return rows
 
 
@@ -57,10 +46,12 @@ def plan(num_items: int) -> list[tuple[str, int]]:
 
 
 def stats_for(item_id: str, n: int) -> dict:
-    """Item stats shaped as the pipeline reports them (see mmpr_builder.summary.summarize)."""
+    """Item stats as the pipeline stores them (:meth:`ItemOutcome.to_json`)."""
     i = int("".join(ch for ch in item_id if ch.isdigit()) or 0)
     correct = i % 5
-    return {"source": "vqa" if i % 2 == 0 else "mathqa", "status": "paired" if n else "too_easy",
-            "responses": 4, "n_correct": correct, "n_incorrect": 4 - correct,
-            "pairs": {"correctness": n} if n else {}, "chosen_tokens": [10 + j for j in range(n)],
-            "rejected_tokens": [20 + j for j in range(n)]}
+    outcome = ItemOutcome(item_id, source="vqa" if i % 2 == 0 else "mathqa",
+                          status=ItemStatus.PAIRED if n else ItemStatus.TOO_EASY, responses=4,
+                          verdicts=Counter({"correct": correct, "incorrect": 4 - correct}),
+                          pairs=Counter({"correctness": n} if n else {}),
+                          chosen_tokens=[10 + j for j in range(n)], rejected_tokens=[20 + j for j in range(n)])
+    return outcome.to_json()

@@ -1,10 +1,15 @@
 """End to end on the real vLLM engine with the embedded model (no fake engine here).
 
-- the README's main job through the CLI (mathqa, 16 items), then `mmpr train` and `mmpr inspect` on its output;
+Pairs come by construction, never by the toy model's luck (which items it solves changes with
+the CPU's dtype): correctness items get ground truths taken from their own seeded samples
+(:func:`testlib.solvable_items`), and every build is compared with the same stages run item by
+item (:func:`testlib.simulate`).
+
+- a CLI build of such items, then `mmpr train` and `mmpr inspect` on its output;
 - DropoutNTP on the bundled photos (caption recipe);
 - TabMWP table images from ../shared/data/tabmwp;
 - a source mixing good rows and every kind of bad row;
-- a build SIGKILLed after its first checkpoint, resumed, equal to an uninterrupted one.
+- a CLI build SIGKILLed after its first commit, resumed, equal to an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -16,20 +21,23 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 
-from testlib import REPO_ROOT, SHARED
+from testlib import REPO_ROOT, SHARED, simulate, solvable_items
+from mmpr_builder.build import run_build
+from mmpr_builder.build_config import BuildConfig, RunConfig
 from mmpr_builder.config import merge
-from mmpr_builder.pipeline import run_build
+from mmpr_builder.items import QuestionItem
 from mmpr_builder.registry import load_recipe
 from mmpr_builder.schema import message_text
+from mmpr_builder.sources import iter_items
 
 pytestmark = pytest.mark.engine
 MMPR = [sys.executable, "-m", "mmpr_builder"]
+SMALL = {"sampling": {"num_samples": 4, "max_tokens": 160}, "labeler": {"allow_weak": True}}
 
 
 def _rows(out: Path) -> list[dict]:
@@ -38,24 +46,40 @@ def _rows(out: Path) -> list[dict]:
 
 
 def _run(args: list[str], **kw) -> subprocess.CompletedProcess:
-    return subprocess.run(MMPR + args, cwd=REPO_ROOT, capture_output=True, text=True, timeout=1200, **kw)
+    return subprocess.run(MMPR + args, cwd=REPO_ROOT, capture_output=True, text=True, **kw)
+
+
+def _items(recipe, limit: int) -> list[QuestionItem]:
+    stream = iter_items(recipe.source, base_dir=recipe.base_dir, source_name=recipe.name,
+                        answer_type=recipe.labeler.answer_type, limit=limit)
+    return [x for x in stream if isinstance(x, QuestionItem)]
 
 
 @pytest.fixture(scope="module")
-def mathqa_out(tmp_path_factory) -> tuple[Path, str]:
-    out = tmp_path_factory.mktemp("mathqa")
-    proc = _run(["build", "--source", "mathqa", "--limit", "16", "--out", str(out)])
+def mathqa_case(engine, tmp_path_factory) -> tuple[Path, str, dict[str, list[dict]]]:
+    """A CLI build of GSM8K items whose ground truths come from their own samples; the expected rows."""
+    recipe = merge(load_recipe("mathqa"), SMALL)
+    solvable = solvable_items(engine, recipe, _items(recipe, 12))
+    assert solvable, "no item gave a usable answer and a disagreeing one: the construction needs at least one"
+    tmp = tmp_path_factory.mktemp("mathqa")
+    data = tmp / "items.jsonl"
+    data.write_text("".join(json.dumps({"id": it.id, "question": it.question, "answer": it.ground_truth}) + "\n"
+                            for it, _ in solvable))
+    (tmp / "small.yaml").write_text(json.dumps(SMALL))
+    out = tmp / "out"
+    proc = _run(["build", "--source", "mathqa", "--data", str(data), "--config", str(tmp / "small.yaml"),
+                 "--out", str(out)])
     assert proc.returncode == 0, proc.stderr[-3000:]
-    return out, proc.stdout
+    return out, proc.stdout, {it.id: rows for it, rows in solvable}
 
 
-def test_readme_build_writes_loadable_pairs(mathqa_out):
+def test_build_writes_the_expected_loadable_pairs(mathqa_case):
     from datasets import load_dataset
 
-    out, stdout = mathqa_out
-    assert "items:        16" in stdout and "tokens/s" in stdout and "wall time" in stdout
+    out, stdout, expected = mathqa_case
+    assert f"items:        {len(expected)}" in stdout and "tokens/s" in stdout and "wall time" in stdout
     ds = load_dataset("parquet", data_dir=str(out))["train"]
-    assert len(ds) >= 1
+    assert sorted(ds["id"]) == sorted(r["id"] for rows in expected.values() for r in rows)
     for row in ds:
         assert row["method"] == "correctness"
         assert row["chosen_verdict"] == "correct"
@@ -65,25 +89,42 @@ def test_readme_build_writes_loadable_pairs(mathqa_out):
         assert row["chosen_answer"] is not None
         assert message_text(row["chosen"]) != message_text(row["rejected"])
         assert row["prompt"][0]["role"] == "user" and row["chosen"][0]["role"] == "assistant"
-        assert json.loads(row["sampling"])["n"] == 8
-    assert len(set(ds["id"])) == len(ds)
+        assert json.loads(row["sampling"])["n"] == 4
+        assert row["recipe"] == "mathqa@1" and row["model"] == "embedded" and row["dtype"] in ("float32", "bfloat16")
     card = (out / "README.md").read_text()
-    assert card.startswith("---") and "data/*.parquet" in card
+    assert card.startswith("---") and "data/*.parquet" in card and "| dtype |" in card
 
 
-def test_inspect_agrees_with_the_shards(mathqa_out):
-    out, _ = mathqa_out
+def test_provenance_reaches_the_shards(mathqa_case):
+    from mmpr_builder import __version__
+
+    out, _, _ = mathqa_case
+    [shard] = sorted((out / "data").glob("*.parquet"))
+    stamp = json.loads(pq.read_schema(shard).metadata[b"mmpr"])
+    assert stamp["recipe"] == "mathqa" and stamp["recipe_version"] == "1" and stamp["model"] == "embedded"
+    assert stamp["mmpr_version"] == __version__ and stamp["dtype"] in ("float32", "bfloat16")
+    assert stamp["seed"] == 0 and stamp["engine"]["dtype"] == stamp["dtype"]
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True).stdout.strip()
+    assert stamp["git_commit"] == (commit or None)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["run_fingerprint"]["dtype"] == stamp["dtype"]
+    assert manifest["run_fingerprint"]["recipe_settings"]["sampling"]["num_samples"] == 4
+
+
+def test_inspect_agrees_with_the_shards(mathqa_case):
+    out, _, expected = mathqa_case
     proc = _run(["inspect", str(out), "--json"])
     assert proc.returncode == 0, proc.stderr[-2000:]
     stats = json.loads(proc.stdout)
-    assert stats["items"] == 16
+    assert stats["items"] == len(expected)
+    assert stats["status"] == {"paired": len(expected)}
     assert stats["pairs"]["total"] == len(_rows(out)) == stats["pairs"]["correctness"]
 
 
-def test_train_on_build_output(mathqa_out, tmp_path):
-    out, _ = mathqa_out
+def test_train_on_build_output(mathqa_case, tmp_path):
+    out, _, _ = mathqa_case
     proc = _run(["train", "--data", str(out), "--output", str(tmp_path / "mpo"), "--max-steps", "2",
-                 "--batch-size", "2"])
+                 "--batch-size", "1"])
     assert proc.returncode == 0, proc.stderr[-3000:]
     logged = [json.loads(line) for line in (tmp_path / "mpo" / "metrics.jsonl").read_text().splitlines()]
     steps = [m for m in logged if "loss/sigmoid" in m]
@@ -98,16 +139,18 @@ def caption_recipe():
 
 
 @pytest.fixture(scope="module")
-def caption_out(engine, caption_recipe, tmp_path_factory) -> Path:
+def caption_case(engine, caption_recipe, tmp_path_factory) -> tuple[Path, dict[str, list[dict]]]:
     out = tmp_path_factory.mktemp("caption")
-    summary = run_build(caption_recipe, out_dir=out, engine=engine, chunk_items=2)
+    summary = run_build(BuildConfig(caption_recipe, run=RunConfig(out_dir=str(out), inflight_items=2)), engine=engine,
+                        progress=False)
     assert summary["items"] == 6 and summary["errors"] == {}
-    return out
+    return out, simulate(engine, caption_recipe, _items(caption_recipe, None))
 
 
-def test_dropout_ntp_pairs(caption_out):
-    rows = _rows(caption_out)
-    assert rows, "the caption recipe should give DropoutNTP pairs"
+def test_streamed_dropout_ntp_build_equals_its_stages(caption_case):
+    out, expected = caption_case
+    rows = _rows(out)
+    assert sorted(r["id"] for r in rows) == sorted(r["id"] for rs in expected.values() for r in rs)
     for row in rows:
         chosen, rejected = message_text(row["chosen"]), message_text(row["rejected"])
         assert row["method"] == "dropout_ntp"
@@ -118,37 +161,60 @@ def test_dropout_ntp_pairs(caption_out):
         assert row["ground_truth"] is None and len(row["images"]) == 1 and row["images"][0]["bytes"]
 
 
-def test_sigkill_and_resume_gives_the_same_pairs(caption_out, caption_recipe, tmp_path):
-    """Kill a CLI build after its first checkpoint, rerun it, and compare with the uninterrupted build."""
+def test_continuation_prompt_has_no_image_and_ends_in_the_open_turn(engine, caption_recipe):
+    """The prompt the engine really ran for a DropoutNTP continuation: the question without its
+    image, then the prefix as an unfinished assistant turn (no end-of-turn token after it)."""
+    from mmpr_builder.labelers.dropout_ntp import Cut
+    from mmpr_builder.labeling import Continuation, ItemLabeler
+    from mmpr_builder.items import Response
+    from testlib import provenance_for
+
+    labeler = ItemLabeler(caption_recipe, provenance_for(engine, caption_recipe), engine.tokenizer)
+    p = labeler.prepare(_items(caption_recipe, 1)[0])
+    prefix = "The picture shows a"
+    job = Continuation(0, Response(prefix + " cat.", "stop", 6), Cut(prefix, len(prefix), 4))
+    [res] = engine.generate([labeler.continuation_request(p, job)])
+    assert res.error is None and res.responses[0].num_tokens > 0
+    rendered = engine.tokenizer.decode(res.prompt_token_ids, skip_special_tokens=False)
+    image_ids = {engine.tokenizer.convert_tokens_to_ids(t) for t in ("<image>", "<fake_token_around_image>")}
+    assert not image_ids & set(res.prompt_token_ids), rendered
+    assert p.item.question in rendered
+    assert rendered.rstrip().endswith("<|im_start|>assistant\n" + prefix), rendered[-200:]
+    # the same prompt with the image, as sampled: the image placeholder is there
+    [sampled] = engine.generate([dataclasses.replace(labeler.sample_request(p), n=1)])
+    assert image_ids & set(sampled.prompt_token_ids)
+
+
+def test_sigkill_and_resume_gives_the_same_pairs(caption_case, tmp_path):
+    """Kill a CLI build right after its first commit, rerun it, and compare with the uninterrupted build."""
+    _, expected = caption_case
     overrides = tmp_path / "over.yaml"
     overrides.write_text("sampling: {num_samples: 2, max_tokens: 96}\n")
     out = tmp_path / "out"
-    args = ["build", "--source", "caption", "--config", str(overrides), "--out", str(out), "--chunk-items", "2"]
-    child = subprocess.Popen(MMPR + args, cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                             start_new_session=True)
-    deadline = time.time() + 900
-    while time.time() < deadline and child.poll() is None:
-        manifest = out / "manifest.json"
-        if manifest.is_file() and json.loads(manifest.read_text()).get("commits"):
+    args = ["build", "--source", "caption", "--config", str(overrides), "--out", str(out), "--inflight-items", "2"]
+    child = subprocess.Popen(MMPR + args, cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                             text=True, start_new_session=True, env={**os.environ, "MMPR_LOG_LEVEL": "INFO"})
+    for line in child.stderr:  # the writer logs each commit
+        if "mmpr_builder.writer: checkpoint" in line:
             break
-        time.sleep(0.2)
     os.killpg(child.pid, signal.SIGKILL)
-    child.wait()
+    assert child.wait() == -signal.SIGKILL, "the build ended before the kill"
     committed = json.loads((out / "manifest.json").read_text())["commits"]
-    assert committed, "the build should have committed a checkpoint before the kill"
+    assert committed, "the build should have committed before the kill"
     proc = _run(args)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert sorted(r["id"] for r in _rows(out)) == sorted(r["id"] for r in _rows(caption_out))
+    assert sorted(r["id"] for r in _rows(out)) == sorted(r["id"] for rs in expected.values() for r in rs)
 
 
-@pytest.mark.skipif(not (SHARED / "data" / "tabmwp" / "problems.json").is_file(), reason="../shared/data/tabmwp absent")
 def test_tabmwp_builds_with_table_images(engine, tmp_path):
+    data = SHARED / "data" / "tabmwp"
+    assert (data / "problems.json").is_file(), f"TabMWP sample missing: {data} (shared/data beside the repository)"
     recipe = merge(load_recipe("tabmwp"), {"sampling": {"num_samples": 2, "max_tokens": 48}})
-    recipe = dataclasses.replace(recipe, source=dataclasses.replace(recipe.source, path=str(SHARED / "data" / "tabmwp")))
-    summary = run_build(recipe, out_dir=tmp_path, engine=engine, limit=6)
+    recipe = dataclasses.replace(recipe, source=dataclasses.replace(recipe.source, path=str(data)))
+    summary = run_build(BuildConfig(recipe, run=RunConfig(out_dir=str(tmp_path), limit=6)), engine=engine,
+                        progress=False)
     assert summary["items"] == 6 and summary["responses"] == 12 and summary["errors"] == {}
-    stats = json.loads(subprocess.run(MMPR + ["inspect", str(tmp_path), "--json"], capture_output=True,
-                                      text=True, cwd=REPO_ROOT).stdout)
+    stats = json.loads(_run(["inspect", str(tmp_path), "--json"]).stdout)
     assert stats["items"] == 6
 
 
@@ -179,7 +245,8 @@ def test_bad_rows_are_reported_and_the_run_finishes(engine, tmp_path):
     recipe = merge(recipe, {"sampling": {"num_samples": 2, "max_tokens": 16}})
     recipe = dataclasses.replace(recipe, source=dataclasses.replace(recipe.source, path=str(src / "items.jsonl")),
                                  base_dir=str(src))
-    summary = run_build(recipe, out_dir=tmp_path / "out", engine=engine)
+    summary = run_build(BuildConfig(recipe, run=RunConfig(out_dir=str(tmp_path / "out"))), engine=engine,
+                        progress=False)
     assert summary["items"] == 2  # good-1, good-2
     errors = [json.loads(line) for line in (tmp_path / "out" / "errors.jsonl").read_text().splitlines()]
     by_id = {e["item_id"]: e["cause"] for e in errors}

@@ -32,7 +32,7 @@ def front_matter(text: str) -> dict:
 
 def test_front_matter_has_what_the_hub_reads(built):
     out, w = built
-    path = write_card(out, stats=w.item_stats(), run_info=RUN_INFO)
+    path = write_card(out, outcomes=w.item_outcomes(), run_info=RUN_INFO)
     meta = front_matter(path.read_text())
     assert meta["configs"] == [{"config_name": "default", "data_files": [{"split": "train", "path": "data/*.parquet"}]}]
     assert meta["license"] == "apache-2.0"
@@ -49,7 +49,7 @@ def test_front_matter_has_what_the_hub_reads(built):
 
 def test_body_has_the_run_statistics(built):
     out, w = built
-    text = write_card(out, stats=w.item_stats(), run_info=RUN_INFO).read_text()
+    text = write_card(out, outcomes=w.item_outcomes(), run_info=RUN_INFO).read_text()
     assert "| model | `org/tiny-vlm` |" in text
     assert "| recipe | vqa-mix (version 2) |" in text
     assert '| sampling | `{"n": 4, "temperature": 1.0}` |' in text
@@ -67,15 +67,15 @@ def test_card_is_deterministic_and_loads_with_datasets(built, tmp_path_factory):
     from PIL import Image
 
     out, w = built
-    first = write_card(out, stats=w.item_stats(), run_info=RUN_INFO).read_bytes()
-    assert write_card(out, stats=w.item_stats(), run_info=RUN_INFO).read_bytes() == first
+    first = write_card(out, outcomes=w.item_outcomes(), run_info=RUN_INFO).read_bytes()
+    assert write_card(out, outcomes=w.item_outcomes(), run_info=RUN_INFO).read_bytes() == first
     ds = load_dataset(str(out), split="train", cache_dir=str(tmp_path_factory.mktemp("cache")))  # reads `configs`
     assert len(ds) == 18 and isinstance(ds[0]["images"][0], Image.Image)
 
 
 def test_unknown_run_info_key_is_refused():
     with pytest.raises(ConfigError, match="unknown run_info keys \\['hf_token'\\]"):
-        render_card(stats=[], run_info={"hf_token": "x"})
+        render_card(outcomes=[], run_info={"hf_token": "x"})
 
 
 @pytest.mark.parametrize("n, category", [(0, "n<1K"), (999, "n<1K"), (1000, "1K<n<10K"), (250_000, "100K<n<1M"),
@@ -89,5 +89,5 @@ def test_card_counts_only_finished_shards(tmp_path):
     for item_id, n in plan(8):  # shard 0 closes at 11 rows (items 0-6); item 7's row is only checkpointed
         w.add_item(item_id, make_rows(item_id, n), stats_for(item_id, n))
     w.checkpoint()
-    meta = front_matter(write_card(tmp_path, stats=w.item_stats(), run_info=RUN_INFO).read_text())
+    meta = front_matter(write_card(tmp_path, outcomes=w.item_outcomes(), run_info=RUN_INFO).read_text())
     assert meta["dataset_info"]["splits"][0]["num_examples"] == 11  # what load_dataset(data/*.parquet) sees

@@ -64,7 +64,7 @@ def test_each_shard_is_one_commit_then_the_card(hub, tmp_path):
     out = tmp_path / "out"
     pusher = HubPusher(REPO, private=True, endpoint=hub.url)
     w = build(out, items(6), pusher, max_shard_rows=4)
-    write_card(out, stats=w.item_stats(), run_info=RUN_INFO)
+    write_card(out, outcomes=w.item_outcomes(), run_info=RUN_INFO)
     pusher.push_card(out)
     repo = hub.repos[REPO]
     assert repo.private
@@ -79,12 +79,12 @@ def test_rerun_uploads_nothing_the_hub_has(hub, tmp_path):
     out = tmp_path / "out"
     pusher = HubPusher(REPO, endpoint=hub.url)
     w = build(out, items(6), pusher, max_shard_rows=4)
-    write_card(out, stats=w.item_stats(), run_info=RUN_INFO)
+    write_card(out, outcomes=w.item_outcomes(), run_info=RUN_INFO)
     pusher.push_card(out)
     before = len(hub.requests)
     again = HubPusher(REPO, endpoint=hub.url)  # existing repo: create answers 409, exist_ok
     w2 = build(out, items(6), again, max_shard_rows=4)
-    write_card(out, stats=w2.item_stats(), run_info=RUN_INFO)
+    write_card(out, outcomes=w2.item_outcomes(), run_info=RUN_INFO)
     again.push_card(out)
     assert len(hub.commit_messages(REPO)) == 4
     assert [(r.method, r.path.split("/")[5] if r.path.startswith("/api/datasets/") else r.path)
@@ -150,7 +150,7 @@ def test_token_never_in_output_logs_or_errors(hub, tmp_path, caplog, capfd):
     out = tmp_path / "out"
     pusher = HubPusher(REPO, endpoint=hub.url)
     w = build(out, items(5), pusher, max_shard_rows=4)
-    write_card(out, stats=w.item_stats(), run_info=RUN_INFO)
+    write_card(out, outcomes=w.item_outcomes(), run_info=RUN_INFO)
     pusher.push_card(out)
     hub.fail_commits_after = 0
     (out / "README.md").write_text((out / "README.md").read_text() + "\nmore\n")

@@ -1,10 +1,10 @@
 """SIGKILL at any moment of a build, then rerun: no pair lost, none duplicated, same pair ids as an uninterrupted run.
 
-The real pipeline (sample_data/mathqa, BuildRunner, labelers, pairing, ShardWriter) runs in a
-child process with a deterministic stand-in for the vLLM engine (seeded answers, a small delay
-per call) so the kill lands while items are being generated and written. BuildRunner
-checkpoints after every chunk, so with the default 500 MB shards (everything in one shard that
-closes only at the end) a kill still keeps the chunks done before it.
+The real stream (sample_data/mathqa, run_stream, ItemLabeler, pairing, ShardWriter) runs in a child
+process with a deterministic stand-in for the vLLM engine (seeded answers, one request finished per
+step), so the test controls where the kill lands: after a random number of finished items, read
+from the child's progress lines (no sleeps, no clocks). The real-engine kill test is in
+test_build_e2e.py.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import random
 import signal
 import subprocess
 import sys
-import time
+from collections import deque
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -29,33 +29,52 @@ FINGERPRINT = {"recipe": "mathqa", "seed": 0, "engine": "fake"}
 
 
 class FakeEngine:
-    """Answers each request with ``n`` seeded responses, about half with the right final answer."""
+    """A streaming engine double: each request gets ``n`` seeded responses, about half with the right
+    final answer; one request finishes per :meth:`step`, first in first out."""
 
     model_name = "fake-engine"
+    dtype = "float32"
     tokenizer = None
 
-    def __init__(self, truths: dict[str, str], delay: float):
-        self.truths, self.delay = truths, delay
+    def __init__(self, truths: dict[str, str]):
+        self.truths = truths
+        self.queue: deque = deque()
 
-    def generate(self, requests, **sampling):
-        time.sleep(self.delay)
-        results = []
-        for req in requests:
-            truth = self.truths[req.key]
-            responses = []
-            for j in range(req.n):
-                rng = random.Random(req.seed * 1000 + j)
-                answer = truth if rng.random() < 0.5 else str(int(rng.random() * 1000) + 1000)
-                text = f"Step {j}: we compute carefully ({rng.randrange(10**6)}). The answer is {answer}."
-                responses.append(Response(text, "stop", len(text.split()), list(range(len(text.split())))))
-            results.append(GenerationResult(req.key, responses))
-        return results
+    @property
+    def in_flight(self) -> int:
+        return len(self.queue)
+
+    def submit(self, req):
+        self.queue.append(req)
+
+    def step(self):
+        req = self.queue.popleft()
+        truth = self.truths[req.key]
+        responses = []
+        for j in range(req.n):
+            rng = random.Random(req.seed * 1000 + j)
+            answer = truth if rng.random() < 0.5 else str(int(rng.random() * 1000) + 1000)
+            text = f"Step {j}: we compute carefully ({rng.randrange(10**6)}). The answer is {answer}."
+            responses.append(Response(text, "stop", len(text.split()), list(range(len(text.split())))))
+        return [GenerationResult(req.key, responses)]
 
 
-def run(out: Path, shard_kw: dict, delay: float = 0.0, announce: bool = False) -> None:
+class PrintProgress:
+    """A progress bar that prints one line per finished item (the parent counts them)."""
+
+    def update(self, n):
+        print("item", flush=True)
+
+    def set_postfix(self, **kw):
+        pass
+
+
+def run(out: Path, shard_kw: dict, announce: bool = False) -> None:
     """Build mathqa's first LIMIT rows into ``out`` (resuming whatever is there) with ShardWriter(**shard_kw)."""
-    from mmpr_builder.pipeline import BuildRunner, chunked
+    from mmpr_builder.labeling import ItemLabeler
+    from mmpr_builder.pipeline import run_stream
     from mmpr_builder.registry import load_recipe
+    from mmpr_builder.schema import Provenance
     from mmpr_builder.sources import iter_items
     from mmpr_builder.writer import ShardWriter
 
@@ -64,12 +83,11 @@ def run(out: Path, shard_kw: dict, delay: float = 0.0, announce: bool = False) -
                             answer_type=recipe.labeler.answer_type, limit=LIMIT))
     truths = {x.id: x.ground_truth for x in items if isinstance(x, QuestionItem)}
     writer = ShardWriter(out, run_fingerprint=FINGERPRINT, **shard_kw)
-    runner = BuildRunner(recipe, FakeEngine(truths, delay), writer, seed=0,
-                         run_info={"recipe": "mathqa@1", "mmpr_version": "test"})
-    if announce:
-        print("started", flush=True)
-    for chunk in chunked(iter(items), 3):
-        runner.run_chunk(chunk)
+    provenance = Provenance(recipe="mathqa", recipe_version="1", mmpr_version="test", model="fake-engine",
+                            dtype="float32", seed=0)
+    labeler = ItemLabeler(recipe, provenance, tokenizer=None)
+    run_stream(iter(items), FakeEngine(truths), labeler, writer, inflight_items=3,
+               progress=PrintProgress() if announce else None)
     writer.close()
 
 
@@ -87,7 +105,7 @@ def committed_ids(out: Path) -> list[str]:
 
 
 CHILD = "import json, sys; from pathlib import Path; sys.path.insert(0, sys.argv[1]); " \
-        "from test_resume import run; run(Path(sys.argv[2]), json.loads(sys.argv[3]), delay=0.08, announce=True)"
+        "from test_resume import run; run(Path(sys.argv[2]), json.loads(sys.argv[3]), announce=True)"
 
 
 @pytest.mark.parametrize("shard_kw", [{"max_shard_rows": 5, "row_group_rows": 2}, {}], ids=["5-row-shards", "500MB"])
@@ -100,19 +118,20 @@ def test_sigkill_at_random_moments_then_rerun(tmp_path, shard_kw):
     out = tmp_path / "out"
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     rng = random.Random(1234)
-    killed = 0
-    for _ in range(3):  # kill the same build three times at random moments
+    done_before = 0
+    for _ in range(3):  # kill the same build three times, after a random number of finished items
         proc = subprocess.Popen([sys.executable, "-c", CHILD, str(Path(__file__).parent), str(out),
                                  json.dumps(shard_kw)],
                                 env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        assert proc.stdout.readline().strip() == "started"
-        time.sleep(rng.uniform(0.05, 0.6))
+        for _ in range(rng.randint(1, 8)):
+            assert proc.stdout.readline().strip() == "item"
         proc.send_signal(signal.SIGKILL)
-        killed += proc.wait(timeout=60) == -signal.SIGKILL
-        if (out / "manifest.json").exists():
-            ids = committed_ids(out)
-            assert len(ids) == len(set(ids)) and set(ids) <= set(ref_ids)  # committed pairs are a clean subset
-    assert killed >= 2
+        assert proc.wait() == -signal.SIGKILL
+        ids = committed_ids(out)
+        assert len(ids) == len(set(ids)) and set(ids) <= set(ref_ids)  # committed pairs are a clean subset
+        done = len(json.loads((out / "manifest.json").read_text())["commits"])
+        assert done >= done_before  # nothing committed is lost by a later kill
+        done_before = done
     run(out, shard_kw)  # the rerun with the same arguments finishes the build
     ids = pair_ids(out)
     assert ids == ref_ids  # none lost, none duplicated

@@ -49,7 +49,7 @@ def test_shards_load_in_datasets_with_pil_images(tmp_path):
     shard = tmp_path / "out" / "data" / "train-00000.parquet"
     schema = pq.read_schema(shard)
     assert b"huggingface" in schema.metadata
-    assert json.loads(schema.metadata[b"mmpr"]) == {"schema_version": "1", "recipe": "test", "recipe_version": 1,
+    assert json.loads(schema.metadata[b"mmpr"]) == {"schema_version": "2", "recipe": "test", "recipe_version": 1,
                                                     "model": "tiny", "seed": 0, "mmpr_version": "0.1.0",
                                                     "git_commit": "abc123"}
     meta = pq.ParquetFile(shard).metadata

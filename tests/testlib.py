@@ -19,3 +19,65 @@ def known_failures(*areas: str) -> list[dict]:
         return []
     cases = [json.loads(line) for line in KNOWN_FAILURES.read_text().splitlines() if line.strip()]
     return [c for c in cases if c["area"] in areas]
+
+
+def provenance_for(engine, recipe, seed: int = 0):
+    """The Provenance a build with ``engine`` and ``recipe`` stamps (pair ids do not depend on it)."""
+    from mmpr_builder.schema import Provenance
+
+    return Provenance(recipe=recipe.name, recipe_version=recipe.version, mmpr_version="test",
+                      model=engine.model_name, dtype=engine.dtype, seed=seed)
+
+
+def simulate(engine, recipe, items, seed: int = 0) -> dict[str, list[dict]]:
+    """Run the build's stages item by item (no stream, no writer): item id -> its pair rows.
+
+    Per-item seeds make these the rows a streaming build of the same items writes.
+    """
+    from mmpr_builder.labeling import ItemLabeler
+
+    labeler = ItemLabeler(recipe, provenance_for(engine, recipe, seed), engine.tokenizer)
+    prepared = [labeler.prepare(item) for item in items]
+    results = engine.generate([labeler.sample_request(p) for p in prepared])
+    for p, res in zip(prepared, results):
+        assert res.error is None, res.error
+        jobs = labeler.label_samples(p, res.responses)
+        for job, cont in zip(jobs, engine.generate([labeler.continuation_request(p, j) for j in jobs])):
+            labeler.add_continuation(p, job, cont)
+    return {p.item.id: p.sorted_rows() for p in prepared}
+
+
+def solvable_items(engine, recipe, items, seed: int = 0) -> list[tuple]:
+    """Items made answerable by construction: each ground truth is replaced by the answer that the
+    item's first usable sampled response (finished, not empty or looping) states.
+
+    Sampling is seeded per item, so a build samples the same responses: every returned item then
+    has at least one correct response, and the items kept are those that also have a response
+    that disagrees (so they give correctness pairs whatever the model's skill or the CPU's dtype).
+
+    Returns:
+        ``(item with its new ground truth, the pair rows a build of it writes)`` for each kept item.
+    """
+    import dataclasses
+
+    from mmpr_builder.labeling import ItemLabeler
+    from mmpr_builder.labelers.answers import check_answer
+    from mmpr_builder.labelers.hygiene import response_issue
+
+    labeler = ItemLabeler(recipe, provenance_for(engine, recipe, seed), engine.tokenizer)
+    prepared = [labeler.prepare(item) for item in items]
+    kept = []
+    for p, res in zip(prepared, engine.generate([labeler.sample_request(p) for p in prepared])):
+        answer_type = recipe.labeler.answer_type
+        answers = [check_answer(r.text, "?", None, answer_type, allow_weak=recipe.labeler.allow_weak).extracted
+                   if response_issue(r, recipe.pairing.repetition_threshold) is None else None
+                   for r in res.responses]
+        truth = next((a for a in answers if a), None)
+        if truth is None:
+            continue
+        item = dataclasses.replace(p.item, ground_truth=truth)
+        p = dataclasses.replace(p, item=item, rows=[])
+        labeler.label_samples(p, res.responses)
+        if p.rows:
+            kept.append((item, p.sorted_rows()))
+    return kept

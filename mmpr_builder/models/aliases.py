@@ -64,6 +64,7 @@ def resolve_model(name: str | None) -> ModelSpec:
         ModelError: an unknown name that is neither a folder nor ``org/name``
             (with the closest alias suggested).
     """
+    check_model_name(name)
     if name is None or name in EMBEDDED_ALIASES:
         from mmpr_builder.models.embedded import ensure_embedded_model
 
@@ -72,8 +73,20 @@ def resolve_model(name: str | None) -> ModelSpec:
         return MODEL_ALIASES[name]
     if Path(name).expanduser().is_dir():
         return ModelSpec(name, str(Path(name).expanduser().resolve()))
+    return ModelSpec(name, name)
+
+
+def check_model_name(name: str | None) -> None:
+    """Check that ``--model`` names something :func:`resolve_model` can use, without loading or building it.
+
+    Raises:
+        ModelError: an unknown name that is neither an alias, a folder nor ``org/name``
+            (with the closest alias suggested).
+    """
+    if name is None or name in EMBEDDED_ALIASES or name in MODEL_ALIASES or Path(name).expanduser().is_dir():
+        return
     if name.count("/") == 1 and not name.startswith(("/", ".")):
-        return ModelSpec(name, name)
+        return
     close = difflib.get_close_matches(name, list(MODEL_ALIASES) + list(EMBEDDED_ALIASES), n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     raise ModelError(f"unknown model {name!r}{hint}: use an alias ({', '.join(MODEL_ALIASES)}), "

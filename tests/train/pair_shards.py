@@ -11,7 +11,12 @@ import json
 import re
 from pathlib import Path
 
-from mmpr_builder.schema import pair_features, pair_id, text_message, user_message
+from mmpr_builder.items import ImageData, QuestionItem, Response
+from mmpr_builder.labelers.answers import AnswerCheck, Verdict
+from mmpr_builder.schema import Provenance, make_pair_row, pair_features
+
+PROVENANCE = Provenance(recipe="test", recipe_version="1", mmpr_version="0.1.0", model="test", dtype="float32",
+                        seed=0)
 
 REPO = Path(__file__).resolve().parents[2]
 VQA = REPO / "sample_data" / "vqa"
@@ -23,17 +28,13 @@ OTHER_ANSWER = {"yes": "no", "no": "yes", "red": "blue", "blue": "green", "green
 
 def _row(item_id: str, source: str, question: str, truth: str, chosen: str, rejected: str,
          images: list[bytes]) -> dict:
-    return {
-        "id": pair_id(item_id, "correctness", chosen, rejected), "item_id": item_id, "source": source,
-        "question": question, "ground_truth": truth, "prompt": [user_message(question, len(images))],
-        "chosen": [text_message("assistant", chosen)], "rejected": [text_message("assistant", rejected)],
-        "images": [{"bytes": b, "path": None} for b in images], "method": "correctness",
-        "chosen_answer": truth, "rejected_answer": "", "chosen_verdict": "correct",
-        "rejected_verdict": "incorrect", "chosen_finish_reason": "stop", "rejected_finish_reason": "stop",
-        "chosen_num_tokens": len(chosen.split()), "rejected_num_tokens": len(rejected.split()),
-        "cut_char": None, "cut_token": None, "model": "test", "sampling": "{}", "seed": 0,
-        "recipe": "test", "mmpr_version": "0.1.0",
-    }
+    """A correctness pair row made by the pipeline's own row function."""
+    item = QuestionItem(item_id, question, images=[ImageData(b) for b in images], ground_truth=truth, source=source)
+    return make_pair_row(
+        item, question, "correctness", Response(chosen, "stop", len(chosen.split())),
+        Response(rejected, "stop", len(rejected.split())), provenance=PROVENANCE, sampling="{}",
+        chosen_check=AnswerCheck(truth, Verdict.CORRECT, "", "statement", "short_text"),
+        rejected_check=AnswerCheck("", Verdict.INCORRECT, "", "statement", "short_text"))
 
 
 def math_rows(n: int, start: int = 0, max_words: int = 60) -> list[dict]:

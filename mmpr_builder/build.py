@@ -1,0 +1,125 @@
+"""``mmpr build`` as a library call: validate, then stream the source through the engine into shards.
+
+Order of work (nothing touches the disk, the network or the engine before
+the settings are valid):
+
+1. :meth:`BuildConfig.validate` and the output folder's state
+   (:func:`~mmpr_builder.writer.check_output_dir`), read-only;
+2. the :class:`~mmpr_builder.schema.Provenance` of the run (dtype resolved for
+   this machine), which is the resume fingerprint, the shards' metadata, the
+   rows' provenance columns and the card's "Build" table;
+3. the Hub repository (``--push-to-hub``), the writer, the engine;
+4. :func:`mmpr_builder.pipeline.run_stream`; then the card and the summary.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from mmpr_builder.build_config import BuildConfig
+from mmpr_builder.schema import Provenance, git_commit
+
+log = logging.getLogger(__name__)
+
+
+def make_provenance(cfg: BuildConfig, *, model_name: str) -> Provenance:
+    """The run's :class:`Provenance`: recipe, versions, model, resolved dtype, engine arguments, seed."""
+    from mmpr_builder import __version__
+    from mmpr_builder.engine import is_cpu_build
+    from mmpr_builder.hardware import resolve_dtype
+
+    engine = dataclasses.asdict(cfg.engine)
+    dtype = resolve_dtype(cfg.engine.dtype, cpu_build=is_cpu_build())
+    engine["dtype"] = dtype
+    return Provenance(recipe=cfg.recipe.name, recipe_version=cfg.recipe.version, mmpr_version=__version__,
+                      model=model_name, dtype=dtype, seed=cfg.run.seed, engine=engine, git_commit=git_commit())
+
+
+def run_fingerprint(cfg: BuildConfig, provenance: Provenance) -> dict[str, Any]:
+    """What decides a build's output: the provenance's fingerprint plus every recipe setting."""
+    return {**provenance.fingerprint(), "recipe_settings": cfg.recipe.to_dict()}
+
+
+def run_build(cfg: BuildConfig, *, engine=None, progress: bool = True) -> dict[str, Any]:
+    """Build preference pairs into ``cfg.out_dir``; resumes a previous run with the same settings.
+
+    Bad source rows, requests the engine rejects (``engine_error``) and items
+    whose labelling fails (``labeling_error``) go to ``errors.jsonl`` with their
+    id and cause; such items count as done on rerun.
+
+    Args:
+        cfg: recipe, engine arguments and run options.
+        engine: an already loaded engine to reuse (its model and dtype win over ``cfg``).
+        progress: show a run-level progress bar on stderr (items, pairs).
+    Returns:
+        The run summary (see :func:`mmpr_builder.summary.summarize`).
+    Raises:
+        ConfigError, ModelError: a bad setting or model, before any work.
+        OutputError: ``out_dir`` holds a run with other settings (use ``overwrite``).
+    """
+    from mmpr_builder.card import write_card
+    from mmpr_builder.engine import Engine
+    from mmpr_builder.labeling import ItemLabeler
+    from mmpr_builder.models.aliases import resolve_model
+    from mmpr_builder.pipeline import run_stream
+    from mmpr_builder.sources import iter_items
+    from mmpr_builder.summary import summarize
+    from mmpr_builder.writer import ShardWriter, check_output_dir
+
+    t0 = time.perf_counter()
+    cfg.validate()
+    recipe, run, out_dir = cfg.recipe, cfg.run, cfg.out_dir
+    model_name = engine.model_name if engine is not None else (run.model or "embedded")
+    provenance = make_provenance(cfg, model_name=model_name)
+    if engine is not None:
+        provenance = dataclasses.replace(provenance, dtype=engine.dtype,
+                                         engine={**provenance.engine, "dtype": engine.dtype})
+    fingerprint = run_fingerprint(cfg, provenance)
+    check_output_dir(out_dir, fingerprint, overwrite=run.overwrite)
+    stream = iter_items(recipe.source, base_dir=recipe.base_dir, source_name=recipe.name,
+                        answer_type=recipe.labeler.answer_type, limit=run.limit)
+
+    pusher = None
+    if run.push_to_hub:
+        from mmpr_builder.hub import HubPusher
+
+        pusher = HubPusher(run.push_to_hub, private=run.private)
+    writer = ShardWriter(out_dir, run_fingerprint=fingerprint, overwrite=run.overwrite,
+                         max_shard_bytes=int(run.max_shard_mb * 1e6), max_shard_rows=run.max_shard_rows,
+                         provenance=provenance.stamp(),
+                         on_shard_closed=(lambda shard: pusher.push_shard(out_dir, shard)) if pusher else None)
+    if pusher:  # shards committed locally by an earlier run but never uploaded
+        pusher.push_pending(out_dir, writer.shards)
+    engine = engine or Engine(resolve_model(run.model), cfg.engine, seed=run.seed)
+    labeler = ItemLabeler(recipe, provenance, engine.tokenizer)
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=run.limit, desc="items", unit="item", disable=None)
+    try:
+        stats = run_stream(stream, engine, labeler, writer, inflight_items=run.inflight_items,
+                           commit_interval_s=run.commit_interval_s, progress=bar)
+    finally:
+        if bar is not None:
+            bar.close()
+    shards = writer.close()
+    outcomes = writer.item_outcomes()
+    s = recipe.sampling
+    card_info = {"model": provenance.model, "recipe": recipe.name, "recipe_version": recipe.version,
+                 "seed": provenance.seed, "mmpr_version": provenance.mmpr_version,
+                 "git_commit": provenance.git_commit, "dtype": provenance.dtype, "license": "other",
+                 "repo_id": run.push_to_hub,
+                 "sampling": {"n": s.num_samples, "temperature": s.temperature, "top_p": s.top_p,
+                              "top_k": s.top_k, "max_tokens": s.max_tokens}}
+    write_card(out_dir, outcomes=outcomes, run_info=card_info)
+    if pusher:
+        pusher.push_pending(out_dir, shards, delete_stale=True)
+        pusher.push_card(out_dir)
+    return summarize(outcomes, shards=shards, errors=writer.error_counts(),
+                     generated_tokens=stats.generated_tokens, generation_seconds=stats.seconds,
+                     wall_seconds=time.perf_counter() - t0, out_dir=Path(out_dir))

@@ -1,0 +1,205 @@
+"""One ``BuildConfig`` for a build: the recipe, the engine arguments and the run options.
+
+Layering (as TRL's parser): dataclass defaults, then the recipe YAML, then a
+``--config FILE`` (recipe fields at the top level, plus ``engine:`` and
+``run:`` mappings), then command-line flags. :meth:`BuildConfig.validate`
+checks every setting before anything touches the disk, the network or the
+engine: a bad value is a :class:`~mmpr_builder.errors.ConfigError` naming the
+field (the CLI exits with status 2), and the output folder is left as it was.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mmpr_builder.config import Recipe, merge, read_yaml
+from mmpr_builder.errors import ConfigError
+from mmpr_builder.hardware import DTYPES
+
+_HUB_REPO = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+@dataclass
+class EngineConfig:
+    """Arguments passed through to ``vllm.LLM`` (the ``engine:`` mapping and the engine flags)."""
+
+    tensor_parallel_size: int = field(default=1, metadata={"help": "GPUs per model replica (vLLM tensor parallel)"})
+    max_model_len: int | None = field(default=None, metadata={"help": "context length in tokens (None = model's alias default)"})
+    gpu_memory_utilization: float = field(default=0.9, metadata={"help": "share of GPU memory vLLM may take"})
+    dtype: str = field(default="auto", metadata={"help": "auto (CPU: float32 unless the CPU has native bfloat16), bfloat16, float16, float32"})
+    limit_mm_per_prompt: int | None = field(default=None, metadata={"help": "most images per prompt (None = alias default)"})
+    trust_remote_code: bool | None = field(default=None, metadata={"help": "allow model code from the Hub (None = alias default)"})
+    enforce_eager: bool | None = field(default=None, metadata={"help": "disable graph capture (None = on for CPU)"})
+
+
+@dataclass
+class RunConfig:
+    """Where and how one build runs (the ``run:`` mapping and the run flags)."""
+
+    out_dir: str = field(default="", metadata={"help": "output folder (empty: out/<recipe name>)"})
+    model: str | None = field(default=None, metadata={"help": "model alias, Hub id or folder (None: the embedded model)"})
+    limit: int | None = field(default=None, metadata={"help": "take the first N source rows"})
+    seed: int = field(default=0, metadata={"help": "run seed; item seeds derive from it and the item id"})
+    overwrite: bool = field(default=False, metadata={"help": "replace an output folder made with other settings"})
+    inflight_items: int = field(default=256, metadata={"help": "items in the engine at once (more keeps a GPU busier; memory grows with it)"})
+    commit_interval_s: float = field(default=5.0, metadata={"help": "commit finished items at least this often (seconds); a kill loses at most the items finished since"})
+    max_shard_mb: float = field(default=500.0, metadata={"help": "roll shards at this size (MB)"})
+    max_shard_rows: int | None = field(default=None, metadata={"help": "roll shards at this many rows"})
+    push_to_hub: str | None = field(default=None, metadata={"help": "upload shards to this Hub dataset (org/name) as they close"})
+    private: bool = field(default=False, metadata={"help": "create the Hub dataset as private"})
+
+    def output_dir(self, recipe_name: str) -> Path:
+        """The output folder: ``out_dir``, or ``out/<recipe_name>`` when empty."""
+        return Path(self.out_dir) if self.out_dir else Path("out") / recipe_name
+
+
+@dataclass
+class BuildConfig:
+    """Everything one ``mmpr build`` needs: ``recipe`` + ``engine`` + ``run``."""
+
+    recipe: Recipe
+    engine: EngineConfig = field(default_factory=EngineConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+
+    @property
+    def out_dir(self) -> Path:
+        """The output folder (see :meth:`RunConfig.output_dir`)."""
+        return self.run.output_dir(self.recipe.name)
+
+    def validate(self) -> None:
+        """Check every setting; read-only (nothing is written, created or deleted).
+
+        Checks: sampling, labeler (answer type, tolerance), pairing limits and
+        shares, DropoutNTP ratio, the prompt template's fields, the source (path
+        exists and its format is readable), the model name, the engine
+        arguments, the run options, and the output folder's state (a folder
+        built with other settings, or holding files that are not mmpr's, is
+        refused unless ``overwrite``).
+
+        Raises:
+            ConfigError: the first bad field, named (``sampling.top_p: ...``).
+            OutputError / ModelError: the output folder or the model cannot be used.
+        """
+        from mmpr_builder.models.aliases import check_model_name
+        from mmpr_builder.prompt import check_template
+        from mmpr_builder.sources import resolve_source
+
+        _check_recipe(self.recipe)
+        check_template(self.recipe.prompt.template)
+        resolve_source(self.recipe.source, self.recipe.base_dir)
+        check_model_name(self.run.model)
+        _check_engine(self.engine)
+        _check_run(self.run)
+
+
+def _need(ok: bool, name: str, rule: str, value: Any) -> None:
+    if not ok:
+        raise ConfigError(f"{name}: must be {rule}, got {value!r}")
+
+
+def _check_recipe(r: Recipe) -> None:
+    from mmpr_builder.labelers.answers import validate_answer_type
+
+    s, lab, p, d = r.sampling, r.labeler, r.pairing, r.dropout_ntp
+    _need(s.num_samples >= 1, "sampling.num_samples", ">= 1", s.num_samples)
+    _need(s.temperature >= 0, "sampling.temperature", ">= 0", s.temperature)
+    _need(0 < s.top_p <= 1, "sampling.top_p", "in (0, 1]", s.top_p)
+    _need(s.top_k == -1 or s.top_k >= 1, "sampling.top_k", "-1 (off) or >= 1", s.top_k)
+    _need(s.max_tokens >= 1, "sampling.max_tokens", ">= 1", s.max_tokens)
+    try:
+        validate_answer_type(lab.answer_type)
+    except ConfigError as e:
+        raise ConfigError(f"labeler.answer_type: {e}") from None
+    _need(0 <= lab.rel_tol < 1, "labeler.rel_tol", "in [0, 1)", lab.rel_tol)
+    _need(p.max_pairs_per_item >= 1, "pairing.max_pairs_per_item", ">= 1", p.max_pairs_per_item)
+    _need(0 <= p.format_negative_share <= 1, "pairing.format_negative_share", "in [0, 1]", p.format_negative_share)
+    _need(0 < p.repetition_threshold <= 1, "pairing.repetition_threshold", "in (0, 1]", p.repetition_threshold)
+    _need(0 < d.ratio < 1, "dropout_ntp.ratio", "in (0, 1)", d.ratio)
+    _need(d.temperature >= 0, "dropout_ntp.temperature", ">= 0", d.temperature)
+    _need(0 < d.top_p <= 1, "dropout_ntp.top_p", "in (0, 1]", d.top_p)
+    _need(d.num_chosen >= 1, "dropout_ntp.num_chosen", ">= 1", d.num_chosen)
+
+
+def _check_engine(e: EngineConfig) -> None:
+    _need(e.tensor_parallel_size >= 1, "engine.tensor_parallel_size", ">= 1", e.tensor_parallel_size)
+    _need(e.max_model_len is None or e.max_model_len >= 16, "engine.max_model_len", ">= 16 tokens", e.max_model_len)
+    _need(0 < e.gpu_memory_utilization <= 1, "engine.gpu_memory_utilization", "in (0, 1]", e.gpu_memory_utilization)
+    _need(e.dtype in DTYPES, "engine.dtype", f"one of {', '.join(DTYPES)}", e.dtype)
+    _need(e.limit_mm_per_prompt is None or e.limit_mm_per_prompt >= 1, "engine.limit_mm_per_prompt", ">= 1",
+          e.limit_mm_per_prompt)
+
+
+def _check_run(r: RunConfig) -> None:
+    _need(r.limit is None or r.limit >= 1, "run.limit (--limit)", ">= 1", r.limit)
+    _need(r.inflight_items >= 1, "run.inflight_items (--inflight-items)", ">= 1", r.inflight_items)
+    _need(r.commit_interval_s > 0, "run.commit_interval_s", "> 0", r.commit_interval_s)
+    _need(r.max_shard_mb > 0, "run.max_shard_mb (--max-shard-mb)", "> 0", r.max_shard_mb)
+    _need(r.max_shard_rows is None or r.max_shard_rows >= 1, "run.max_shard_rows (--max-shard-rows)", ">= 1",
+          r.max_shard_rows)
+    _need(r.push_to_hub is None or bool(_HUB_REPO.match(r.push_to_hub)), "run.push_to_hub (--push-to-hub)",
+          "a Hub dataset id org/name", r.push_to_hub)
+
+
+def load_source(source: str, data: Path | None = None) -> Recipe:
+    """A recipe by name or YAML path, or a plain data file/folder wrapped in a default recipe.
+
+    Args:
+        source: recipe name (``mmpr sources``), ``.yaml`` path, or a data file/folder.
+        data: replaces the recipe's ``source.path``.
+    Raises:
+        ConfigError: unknown recipe (with "did you mean"), bad recipe file.
+    """
+    from mmpr_builder.config import SourceConfig
+    from mmpr_builder.registry import load_recipe
+
+    path = Path(source)
+    if path.exists() and path.suffix not in (".yaml", ".yml"):
+        recipe = Recipe(name=path.stem, source=SourceConfig(path=str(path.resolve())), base_dir=str(Path.cwd()))
+    else:
+        recipe = load_recipe(source)
+    if data is not None:
+        recipe = dataclasses.replace(recipe, source=dataclasses.replace(recipe.source, path=str(data.resolve())))
+    return recipe
+
+
+def assemble(source: str, *, data: Path | None = None, config_file: Path | None = None,
+             recipe_flags: dict[str, Any] | None = None, engine_flags: dict[str, Any] | None = None,
+             run_flags: dict[str, Any] | None = None) -> BuildConfig:
+    """Layer defaults, the recipe, ``config_file`` and flags into one :class:`BuildConfig` (not yet validated).
+
+    Flags whose value is None are "not given" and leave the layer below.
+
+    Raises:
+        ConfigError: unknown recipe, unknown key anywhere (with "did you mean"), wrong value type.
+    """
+    recipe = load_source(source, data)
+    engine, run = EngineConfig(), RunConfig()
+    if config_file is not None:
+        overrides = read_yaml(config_file)
+        engine = merge(engine, overrides.pop("engine", None) or {}, where=f"{config_file}:engine")
+        run = merge(run, overrides.pop("run", None) or {}, where=f"{config_file}:run")
+        recipe = merge(recipe, overrides, where=str(config_file))
+    recipe = merge(recipe, _given(recipe_flags or {}))
+    engine = merge(engine, _given(engine_flags or {}), where="engine")
+    run = merge(run, _given(run_flags or {}), where="run")
+    return BuildConfig(recipe, engine, run)
+
+
+def _given(flags: dict[str, Any]) -> dict[str, Any]:
+    """Drop flags that were not given (None), recursing into nested mappings."""
+    out = {}
+    for k, v in flags.items():
+        if isinstance(v, dict):
+            v = _given(v)
+            if v:
+                out[k] = v
+        elif v is not None:
+            out[k] = v
+    return out
+
+
+__all__ = ["BuildConfig", "EngineConfig", "RunConfig", "assemble", "load_source"]

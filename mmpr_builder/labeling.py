@@ -1,0 +1,191 @@
+"""The per-item labelling stage of a build: sampled responses -> pair rows + an :class:`ItemOutcome`.
+
+One :class:`ItemLabeler` serves a whole run. For each item it
+
+1. labels the K responses (:func:`mmpr_builder.labelers.answers.check_answer`
+   and :func:`mmpr_builder.labelers.hygiene.response_issue`) and makes the
+   correctness pairs (:func:`mmpr_builder.pairing.correctness_pairs`);
+2. picks DropoutNTP chosen responses (items without ground truth, or too-easy
+   items when the recipe says so), cuts them and returns the continuation
+   requests (without the image) for the engine;
+3. turns each continuation into a DropoutNTP pair.
+
+All randomness comes from per-item seeds (:func:`mmpr_builder.engine.item_seed`),
+so an item's pairs do not depend on scheduling, batching or resumes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+from mmpr_builder.config import Recipe
+from mmpr_builder.engine import GenerationRequest, GenerationResult, Sampling, item_seed
+from mmpr_builder.errors import ItemError
+from mmpr_builder.items import DropReason, ItemOutcome, ItemStatus, QuestionItem, Response, ResponseIssue
+from mmpr_builder.labelers.answers import Verdict, check_answer
+from mmpr_builder.labelers.dropout_ntp import Cut, continuation_messages, cut_response, make_rejected
+from mmpr_builder.labelers.hygiene import response_issue
+from mmpr_builder.pairing import LabeledResponse, correctness_pairs
+from mmpr_builder.prompt import build_user_text
+from mmpr_builder.schema import Provenance, make_pair_row
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PreparedItem:
+    """An item on its way through the build.
+
+    Attributes:
+        item: the question item.
+        user_text: the user turn's text as sent (CoT template applied).
+        messages: the chat prompt (images as PIL parts, then the text).
+        outcome: filled in as the item is labelled.
+        rows: its pair rows so far (``(order key, row)``, sorted when the item is committed).
+        open_continuations: DropoutNTP continuations still in the engine.
+    """
+
+    item: QuestionItem
+    user_text: str
+    messages: list[dict[str, Any]]
+    outcome: ItemOutcome
+    rows: list[tuple[tuple, dict[str, Any]]] = field(default_factory=list)
+    open_continuations: int = 0
+
+    def sorted_rows(self) -> list[dict[str, Any]]:
+        """Pair rows in a fixed order: correctness pairs as drawn, then DropoutNTP pairs by chosen index."""
+        return [row for _, row in sorted(self.rows, key=lambda kr: kr[0])]
+
+
+@dataclass(frozen=True)
+class Continuation:
+    """One DropoutNTP job: the ``index``-th chosen response of an item, cut at ``cut``."""
+
+    index: int
+    chosen: Response
+    cut: Cut
+
+
+class ItemLabeler:
+    """Labels items for one run (recipe, provenance, seed and the model's tokenizer).
+
+    Args:
+        recipe: sampling, labeler, pairing and DropoutNTP settings.
+        provenance: stamped into every row.
+        tokenizer: the model's tokenizer (DropoutNTP cuts in tokens).
+    """
+
+    def __init__(self, recipe: Recipe, provenance: Provenance, tokenizer):
+        self.recipe = recipe
+        self.provenance = provenance
+        self.tokenizer = tokenizer
+        s, d = recipe.sampling, recipe.dropout_ntp
+        self.sample_params = Sampling(temperature=s.temperature, max_tokens=s.max_tokens, top_p=s.top_p, top_k=s.top_k)
+        self.continue_params = Sampling(temperature=d.temperature, max_tokens=s.max_tokens, top_p=d.top_p)
+        sampling = {"n": s.num_samples, "temperature": s.temperature, "top_p": s.top_p, "top_k": s.top_k,
+                    "max_tokens": s.max_tokens}
+        self.sampling_json = json.dumps(sampling, sort_keys=True)
+        self.dropout_json = json.dumps({"ratio": d.ratio, "temperature": d.temperature, "top_p": d.top_p,
+                                        "max_tokens": s.max_tokens, "sample": sampling}, sort_keys=True)
+
+    # -- requests ------------------------------------------------------------------------
+    def prepare(self, item: QuestionItem) -> PreparedItem:
+        """Decode the item's images and render its prompt.
+
+        Raises:
+            ItemError: ``corrupt_image`` when an image cannot be decoded.
+        """
+        try:
+            images = [img.to_pil() for img in item.images]
+        except Exception as e:  # noqa: BLE001 - any decoder error is this item's fault
+            raise ItemError(item.id, "corrupt_image", f"cannot decode image: {e}") from e
+        text = build_user_text(item, self.recipe.prompt)
+        content = [{"type": "image_pil", "image_pil": im} for im in images] + [{"type": "text", "text": text}]
+        return PreparedItem(item, text, [{"role": "user", "content": content}],
+                            ItemOutcome(item.id, source=item.source))
+
+    def sample_request(self, p: PreparedItem) -> GenerationRequest:
+        """The request for the item's K chain-of-thought samples (seed from the run seed and the item id)."""
+        return GenerationRequest(p.item.id, p.messages, item_seed(self.provenance.seed, p.item.id),
+                                 n=self.recipe.sampling.num_samples, sampling=self.sample_params)
+
+    def continuation_request(self, p: PreparedItem, job: Continuation) -> GenerationRequest:
+        """The DropoutNTP request: the prompt without images, the prefix as an unfinished assistant turn."""
+        return GenerationRequest(f"{p.item.id}#dropout_ntp/{job.index}", continuation_messages(p.messages, job.cut.prefix),
+                                 item_seed(self.provenance.seed, p.item.id, f"dropout_ntp/{job.index}"),
+                                 continue_final_message=True, sampling=self.continue_params)
+
+    # -- labelling -----------------------------------------------------------------------
+    def label_samples(self, p: PreparedItem, responses: list[Response]) -> list[Continuation]:
+        """Label the K responses, add the correctness pairs, and return the DropoutNTP jobs (maybe none)."""
+        recipe, item, out = self.recipe, p.item, p.outcome
+        threshold = recipe.pairing.repetition_threshold
+        rng = random.Random(item_seed(self.provenance.seed, item.id, "pairing"))
+        out.responses = len(responses)
+        out.response_tokens = [r.num_tokens for r in responses]
+        if item.ground_truth is None:
+            out.status = ItemStatus.NO_GROUND_TRUTH
+            issues = [response_issue(r, threshold) for r in responses]
+            out.issues.update(ResponseIssue(i) for i in issues if i)
+            if "dropout_ntp" not in recipe.methods:
+                return []
+            return self._cut(p, rng, [r for r, i in zip(responses, issues) if i is None])
+        answer_type = item.answer_type if item.answer_type != "auto" else recipe.labeler.answer_type
+        labeled = [LabeledResponse.of(r, check_answer(r.text, item.ground_truth, item.choices, answer_type,
+                                                      allow_weak=recipe.labeler.allow_weak,
+                                                      rel_tol=recipe.labeler.rel_tol), threshold)
+                   for r in responses]
+        result = correctness_pairs(labeled, recipe.pairing, rng, answer_type=answer_type, choices=item.choices)
+        out.status = ItemStatus(result.status)
+        out.verdicts.update(lr.check.verdict.value for lr in labeled)
+        out.issues.update(ResponseIssue(lr.issue) for lr in labeled if lr.issue)
+        out.pairing.update({k: result.counts.get(k, 0) for k in ("dropped_duplicate", "dropped_equivalent",
+                                                                   "pairs_format_negative")})
+        if "correctness" in recipe.methods:
+            for n, (chosen, rejected) in enumerate(result.pairs):
+                self._add_row(p, (0, n), "correctness", chosen.response, rejected.response,
+                              chosen_check=chosen.check, rejected_check=rejected.check)
+        if (result.status == "too_easy" and recipe.pairing.too_easy_to_dropout_ntp
+                and "dropout_ntp" in recipe.methods):
+            usable = [lr.response for lr in labeled if lr.check.verdict == Verdict.CORRECT and lr.issue is None]
+            return self._cut(p, rng, usable)
+        return []
+
+    def _cut(self, p: PreparedItem, rng: random.Random, usable: list[Response]) -> list[Continuation]:
+        """Draw up to ``dropout_ntp.num_chosen`` chosen responses with ``rng`` and cut each."""
+        jobs = []
+        for k, chosen in enumerate(rng.sample(usable, min(len(usable), self.recipe.dropout_ntp.num_chosen))):
+            cut = cut_response(chosen.text, chosen.token_ids or [], self.tokenizer, self.recipe.dropout_ntp.ratio)
+            if cut is None:
+                p.outcome.dropout_drops[DropReason.TOO_SHORT] += 1
+            else:
+                jobs.append(Continuation(k, chosen, cut))
+        return jobs
+
+    def add_continuation(self, p: PreparedItem, job: Continuation, result: GenerationResult) -> None:
+        """Turn one continuation into a DropoutNTP pair (or count why it gives none)."""
+        if result.error:
+            p.outcome.dropout_drops[DropReason.ENGINE_ERROR] += 1
+            log.warning("DropoutNTP continuation failed for item %s: %s", p.item.id, result.error)
+            return
+        cont = result.responses[0]
+        rejected_text, drop = make_rejected(job.chosen.text, job.cut, cont.text)
+        if rejected_text is None:
+            p.outcome.dropout_drops[DropReason(drop)] += 1
+            return
+        rejected = Response(rejected_text, cont.finish_reason, job.cut.cut_token + cont.num_tokens)
+        self._add_row(p, (1, job.index), "dropout_ntp", job.chosen, rejected,
+                      cut_char=job.cut.cut_char, cut_token=job.cut.cut_token)
+
+    def _add_row(self, p: PreparedItem, order: tuple, method: str, chosen: Response, rejected: Response,
+                 **kw) -> None:
+        row = make_pair_row(p.item, p.user_text, method, chosen, rejected, provenance=self.provenance,
+                            sampling=self.sampling_json if method == "correctness" else self.dropout_json, **kw)
+        p.rows.append((order, row))
+        p.outcome.pairs[method] += 1
+        p.outcome.chosen_tokens.append(chosen.num_tokens)
+        p.outcome.rejected_tokens.append(rejected.num_tokens)
