@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mmpr_builder.config import Recipe, merge, read_yaml
+from mmpr_builder.config import METHOD_NAMES, Recipe, merge, read_yaml
 from mmpr_builder.errors import ConfigError
 from mmpr_builder.hardware import DTYPES
 
@@ -105,6 +105,8 @@ def _check_recipe(r: Recipe) -> None:
     from mmpr_builder.labelers.answers import validate_answer_type
 
     s, lab, p, d = r.sampling, r.labeler, r.pairing, r.dropout_ntp
+    _need(bool(r.methods) and set(r.methods) <= set(METHOD_NAMES), "methods",
+          f"a non-empty subset of {', '.join(METHOD_NAMES)}", r.methods)
     _need(s.num_samples >= 1, "sampling.num_samples", ">= 1", s.num_samples)
     _need(s.temperature >= 0, "sampling.temperature", ">= 0", s.temperature)
     _need(0 < s.top_p <= 1, "sampling.top_p", "in (0, 1]", s.top_p)

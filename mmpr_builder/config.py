@@ -125,15 +125,6 @@ class Recipe:
     dropout_ntp: DropoutNTPConfig = field(default_factory=DropoutNTPConfig)
     base_dir: str = field(default=".", metadata={"help": "folder relative source paths resolve against (set by the loader)"})
 
-    def __post_init__(self):
-        bad = [m for m in self.methods if m not in METHOD_NAMES]
-        if bad or not self.methods:
-            raise ConfigError(f"recipe {self.name!r}: methods must be a non-empty subset of {METHOD_NAMES}, got {self.methods}")
-        if self.sampling.num_samples < 1:
-            raise ConfigError(f"recipe {self.name!r}: sampling.num_samples must be >= 1")
-        if not 0.0 < self.dropout_ntp.ratio < 1.0:
-            raise ConfigError(f"recipe {self.name!r}: dropout_ntp.ratio must be in (0, 1)")
-
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (YAML/JSON-safe) of every field, ``base_dir`` excluded."""
         d = dataclasses.asdict(self)

