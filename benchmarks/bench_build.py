@@ -39,7 +39,7 @@ def main() -> None:
     from mmpr_builder.prompt import build_user_text
     from mmpr_builder.registry import load_recipe
     from mmpr_builder.sources import iter_items
-    from mmpr_builder.writer import ShardWriter
+    from mmpr_builder.output.writer import ShardWriter
 
     recipe = merge(load_recipe(args.recipe), {"sampling": {"num_samples": args.samples, "max_tokens": args.max_tokens}})
     items = [x for x in iter_items(recipe.source, base_dir=recipe.base_dir, source_name=recipe.name,

@@ -17,7 +17,6 @@ from typing import Annotated, Optional
 import typer
 
 from mmpr_builder.errors import MmprError
-from mmpr_builder.inspect_cmd import inspect_command
 from mmpr_builder.train.cli import train_command
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -72,7 +71,7 @@ def build(
     from mmpr_builder.config import merge, read_yaml
     from mmpr_builder.engine import EngineConfig
     from mmpr_builder.pipeline import run_build
-    from mmpr_builder.summary import format_summary
+    from mmpr_builder.output.summary import format_summary
 
     recipe = _load_source(source, data)
     engine_config = EngineConfig()
@@ -144,9 +143,20 @@ def models_build_embedded(force: Annotated[bool, typer.Option(help="rebuild even
     typer.echo(build_embedded_model(embedded_model_dir()) if force else ensure_embedded_model())
 
 
+@app.command("inspect")
+def inspect_command(
+    out_dir: Annotated[Path, typer.Argument(help="Output folder of `mmpr build`.", exists=True, file_okay=False)],
+    json_: Annotated[bool, typer.Option("--json", help="Print the statistics as JSON.")] = False,
+) -> None:
+    """Print the statistics of an output folder (items, accuracy per source, pairs by method, lengths)."""
+    from mmpr_builder.output.inspect import format_summary, inspect_output
+
+    summary = inspect_output(out_dir)
+    typer.echo(json.dumps(summary, indent=2, sort_keys=True) if json_ else format_summary(summary))
+
+
 # Commands that live beside their subsystem.
 app.command("train")(train_command)
-app.command("inspect")(inspect_command)
 
 
 def main() -> None:

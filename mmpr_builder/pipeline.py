@@ -283,12 +283,12 @@ def run_build(recipe: Recipe, *, out_dir: Path, model: str | None = None, limit:
         ConfigError, ModelError: bad recipe or model, before any work.
     """
     from mmpr_builder import __version__
-    from mmpr_builder.card import write_card
+    from mmpr_builder.output.card import write_card
     from mmpr_builder.engine import EngineConfig
     from mmpr_builder.models.aliases import resolve_model
     from mmpr_builder.sources import iter_items
-    from mmpr_builder.summary import summarize
-    from mmpr_builder.writer import ShardWriter
+    from mmpr_builder.output.summary import summarize
+    from mmpr_builder.output.writer import ShardWriter
 
     t0 = time.perf_counter()
     engine_config = engine_config or EngineConfig()
@@ -297,7 +297,7 @@ def run_build(recipe: Recipe, *, out_dir: Path, model: str | None = None, limit:
                    "engine": dataclasses.asdict(engine_config)}
     pusher = None
     if push_to_hub:
-        from mmpr_builder.hub import HubPusher
+        from mmpr_builder.output.hub import HubPusher
 
         pusher = HubPusher(push_to_hub, private=private)
     writer = ShardWriter(out_dir, run_fingerprint=fingerprint, overwrite=overwrite,

@@ -57,7 +57,7 @@ def plan(num_items: int) -> list[tuple[str, int]]:
 
 
 def stats_for(item_id: str, n: int) -> dict:
-    """Item stats shaped as the pipeline reports them (see mmpr_builder.summary.summarize)."""
+    """Item stats shaped as the pipeline reports them (see mmpr_builder.output.summary.summarize)."""
     i = int("".join(ch for ch in item_id if ch.isdigit()) or 0)
     correct = i % 5
     return {"source": "vqa" if i % 2 == 0 else "mathqa", "status": "paired" if n else "too_easy",

@@ -57,7 +57,7 @@ def run(out: Path, shard_kw: dict, delay: float = 0.0, announce: bool = False) -
     from mmpr_builder.pipeline import BuildRunner, chunked
     from mmpr_builder.registry import load_recipe
     from mmpr_builder.sources import iter_items
-    from mmpr_builder.writer import ShardWriter
+    from mmpr_builder.output.writer import ShardWriter
 
     recipe = load_recipe("mathqa")
     items = list(iter_items(recipe.source, base_dir=recipe.base_dir, source_name=recipe.name,

@@ -15,7 +15,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
+from ..errors import ConfigError
 from .manifest import CARD_NAME, ERRORS_NAME, atomic_write_bytes, read_manifest
 
 #: keys ``run_info`` may have (all optional)
@@ -40,7 +40,7 @@ def render_card(*, stats: list[dict], run_info: dict, errors: dict[str, int] | N
     """The card text (front matter + markdown); deterministic for the same arguments.
 
     Args:
-        stats: per-item stats, aggregated by :func:`mmpr_builder.summary.summarize`.
+        stats: per-item stats, aggregated by :func:`mmpr_builder.output.summary.summarize`.
         run_info: keys from :data:`RUN_INFO_KEYS`; ``sampling`` is a dict of sampling parameters.
         errors: skipped input rows per cause.
         num_rows / num_bytes / num_shards: totals of the shards (default: pairs from ``stats``).
@@ -52,7 +52,7 @@ def render_card(*, stats: list[dict], run_info: dict, errors: dict[str, int] | N
     from datasets.info import DatasetInfosDict
     from huggingface_hub import DatasetCardData
 
-    from .schema import pair_features
+    from ..schema import pair_features
     from .summary import summarize
 
     unknown = sorted(set(run_info) - set(RUN_INFO_KEYS))
