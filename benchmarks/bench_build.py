@@ -37,7 +37,7 @@ def main() -> None:
     from mmpr_builder.models.aliases import resolve_model
     from mmpr_builder.pipeline import BuildRunner, chunked
     from mmpr_builder.prompt import build_user_text
-    from mmpr_builder.registry import load_recipe
+    from mmpr_builder.recipes import load_recipe
     from mmpr_builder.sources import iter_items
     from mmpr_builder.output.writer import ShardWriter
 

@@ -28,7 +28,7 @@ app.add_typer(models_app, name="models")
 def _load_source(source: str, data: Path | None):
     """A recipe by name or YAML path, or a plain data file/folder wrapped in a default recipe."""
     from mmpr_builder.config import Recipe, SourceConfig
-    from mmpr_builder.registry import load_recipe
+    from mmpr_builder.recipes import load_recipe
 
     path = Path(source)
     if path.exists() and path.suffix not in (".yaml", ".yml"):
@@ -98,7 +98,7 @@ def build(
 @app.command()
 def sources():
     """List the pipeline recipes with a one-line description."""
-    from mmpr_builder.registry import list_recipes
+    from mmpr_builder.recipes import list_recipes
 
     for recipe in list_recipes():
         typer.echo(f"{recipe.name:<12} v{recipe.version:<4} {recipe.description}")
@@ -130,7 +130,7 @@ def models_list():
     from mmpr_builder.models.aliases import MODEL_ALIASES
 
     typer.echo(f"{'embedded':<20} tiny offline Idefics3 (SmolLM2-135M + untrained vision tower; smoke tests only)")
-    for spec in MODEL_ALIASES.values():
+    for _, spec in MODEL_ALIASES.items():
         extra = " trust_remote_code" if spec.trust_remote_code else ""
         typer.echo(f"{spec.name:<20} {spec.path}{extra}")
 

@@ -25,7 +25,7 @@ import pytest
 from testlib import REPO_ROOT, SHARED
 from mmpr_builder.config import merge
 from mmpr_builder.pipeline import run_build
-from mmpr_builder.registry import load_recipe
+from mmpr_builder.recipes import load_recipe
 from mmpr_builder.schema import message_text
 
 pytestmark = pytest.mark.engine

@@ -55,7 +55,7 @@ class FakeEngine:
 def run(out: Path, shard_kw: dict, delay: float = 0.0, announce: bool = False) -> None:
     """Build mathqa's first LIMIT rows into ``out`` (resuming whatever is there) with ShardWriter(**shard_kw)."""
     from mmpr_builder.pipeline import BuildRunner, chunked
-    from mmpr_builder.registry import load_recipe
+    from mmpr_builder.recipes import load_recipe
     from mmpr_builder.sources import iter_items
     from mmpr_builder.output.writer import ShardWriter
 

@@ -14,7 +14,6 @@ names (:meth:`MPOConfig.from_yaml`, unknown keys are an error), then flags.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from transformers import TrainingArguments
 
 from mmpr_builder.config import read_yaml
 from mmpr_builder.errors import ConfigError
+from mmpr_builder.registry import did_you_mean
 from mmpr_builder.train.losses import MPO_LOSS_TYPE, MPO_LOSS_WEIGHTS, check_loss_config
 
 BCO_DELTA_MODES = ("step", "lagged", "none")
@@ -140,9 +140,8 @@ class MPOConfig(TrainingArguments):
         known = set(cls.field_names())
         for key in values:
             if key not in known:
-                close = difflib.get_close_matches(key, sorted(known), n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
-                raise ConfigError(f"unknown MPOConfig field {key!r}{hint}" + (f" in {path}" if path else ""))
+                raise ConfigError(f"unknown MPOConfig field {key!r}{did_you_mean(key, sorted(known))}"
+                                  + (f" in {path}" if path else ""))
         try:
             return cls(**values)
         except ConfigError:
@@ -152,9 +151,7 @@ class MPOConfig(TrainingArguments):
 
 
 def _choice_error(name: str, value: Any, choices: tuple[str, ...]) -> str:
-    close = difflib.get_close_matches(str(value), choices, n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    return f"{name} must be one of {', '.join(choices)}; got {value!r}{hint}"
+    return f"{name} must be one of {', '.join(choices)}; got {value!r}{did_you_mean(value, choices)}"
 
 
 def _cuda_bf16() -> bool:
