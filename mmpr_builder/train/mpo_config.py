@@ -20,7 +20,6 @@ from typing import Any
 
 from transformers import TrainingArguments
 
-from mmpr_builder.config import read_yaml
 from mmpr_builder.errors import ConfigError
 from mmpr_builder.registry import did_you_mean
 from mmpr_builder.train.losses import MPO_LOSS_TYPE, MPO_LOSS_WEIGHTS, check_loss_config
@@ -69,8 +68,9 @@ class MPOConfig(TrainingArguments):
                           "model with adapters off) instead of caching its log-probs in a first pass."})
     ref_cache_dir: str | None = field(
         default=None,
-        metadata={"help": "Folder of cached reference log-probs (default: $MMPR_CACHE/ref_logps). Files are "
-                          "keyed by model weights, data fingerprint and tokenisation settings."})
+        metadata={"help": "Folder of cached reference log-probs (`mmpr train` default: $MMPR_CACHE/ref_logps; "
+                          "None: the reference pass is not cached). Files are keyed by model weights, data "
+                          "fingerprint and tokenisation settings."})
     ref_batch_size: int | None = field(
         default=None, metadata={"help": "Pairs per batch in the reference pass (default: per_device_train_batch_size)."})
     # --- model ---
@@ -135,7 +135,7 @@ class MPOConfig(TrainingArguments):
         """
         values: dict[str, Any] = {}
         if path is not None:
-            values = read_yaml(path)
+            values = _read_mapping(Path(path))
         values.update({k: v for k, v in overrides.items() if v is not None})
         known = set(cls.field_names())
         for key in values:
@@ -148,6 +148,21 @@ class MPOConfig(TrainingArguments):
             raise
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"invalid training config{f' in {path}' if path else ''}: {exc}") from exc
+
+
+def _read_mapping(path: Path) -> dict[str, Any]:
+    """The YAML mapping in ``path`` (empty file: ``{}``); ConfigError for a missing file, bad YAML or a non-mapping."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as e:
+        raise ConfigError(f"config file not found: {path}") from e
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: invalid YAML: {e}") from e
+    if not isinstance(data, (dict, type(None))):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    return data or {}
 
 
 def _choice_error(name: str, value: Any, choices: tuple[str, ...]) -> str:
