@@ -66,16 +66,25 @@ def test_one_placeholder_per_image(engine, case):
     assert res.error is None and len(res.responses) == 1
 
 
-def test_continue_final_message_without_image(engine):
-    prefix = "The answer is"
-    req = GenerationRequest("c", [{"role": "user", "content": [{"type": "text", "text": "What is 2+3?"}]},
-                                  {"role": "assistant", "content": [{"type": "text", "text": prefix}]}],
-                            seed=1, continue_final_message=True)
+def test_continuation_prompt_has_no_image_and_ends_in_the_open_assistant_turn(engine):
+    """The DropoutNTP request as the pipeline builds it: rendered by the model's chat template with
+    ``continue_final_message`` (as vLLM renders it), it holds no image placeholder and ends with the
+    prefix inside an unfinished assistant turn; the engine continues it."""
+    from mmpr_builder.labelers.dropout_ntp import continuation_messages
+
+    prefix = "The picture shows"
+    question = _request("q", "Describe the picture.", [_image()]).messages
+    req = GenerationRequest("c", continuation_messages(question, prefix), seed=1, continue_final_message=True)
+    assert [p["type"] for m in req.messages for p in m["content"]] == ["text", "text"]
+    rendered = engine.tokenizer.apply_chat_template(req.messages, tokenize=False, add_generation_prompt=False,
+                                                    continue_final_message=True)
+    assert "<image>" not in rendered and "<fake_token_around_image>" not in rendered
+    assert rendered.endswith("<|im_start|>assistant\n" + prefix)  # open turn: no <|im_end|> after the prefix
+    with_image = engine.tokenizer.apply_chat_template([{"role": "user", "content": [{"type": "image"}, {
+        "type": "text", "text": "Describe the picture."}]}], tokenize=False, add_generation_prompt=True)
+    assert "<image>" in with_image  # the check above would see a placeholder if one were rendered
     [res] = engine.generate([req], temperature=0.0, max_tokens=8)
-    assert res.error is None
-    # greedy continuation of an open assistant turn continues the sentence (no new turn)
-    assert not res.responses[0].text.startswith("<|im_start|>")
-    assert res.responses[0].num_tokens > 0
+    assert res.error is None and res.responses[0].num_tokens > 0
 
 
 def test_bad_request_fails_alone(engine):

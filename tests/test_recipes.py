@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
+from testlib import require_tabmwp
 
 from mmpr_builder.config import Recipe
 from mmpr_builder.errors import ConfigError, ItemError
@@ -58,8 +59,8 @@ def test_bundled_recipe_settings():
 @pytest.mark.parametrize("name", BUNDLED)
 def test_bundled_sources_stream_clean_items(name):
     r = load_recipe(name)
-    if name == "tabmwp" and not (REPO_ROOT.parent / "shared/data/tabmwp/problems.json").is_file():
-        pytest.skip("TabMWP sample not found in shared/data/tabmwp beside the repository")
+    if name == "tabmwp":
+        require_tabmwp()
     head = list(itertools.islice(iter_items(r.source, base_dir=r.base_dir, source_name=r.name,
                                             answer_type=r.labeler.answer_type), 5))
     assert len(head) == 5 and not [x for x in head if isinstance(x, ItemError)]
