@@ -50,3 +50,25 @@ def test_installed_wheel_lists_the_recipes(wheel, tmp_path):
     assert proc.returncode == 0, proc.stderr
     listed = {line.split()[0] for line in proc.stdout.splitlines() if line.strip()}
     assert listed == {p.stem for p in (REPO_ROOT / "pipelines").glob("*.y*ml")}
+
+
+def _subpackages() -> set[str]:
+    return {".".join(p.parent.relative_to(REPO_ROOT).parts) for p in (REPO_ROOT / "mmpr_builder").rglob("__init__.py")}
+
+
+def test_pyproject_lists_every_subpackage():
+    """Fast twin of the wheel test: pyproject's explicit package list is the package tree plus the recipes."""
+    import re
+
+    text = (REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8")  # tomllib is 3.11+; the project allows 3.10
+    block = re.search(r"^\[tool\.setuptools\]\npackages = \[(.*?)\]", text, re.S | re.M)
+    assert block, "pyproject.toml: no `packages = [...]` under [tool.setuptools]"
+    listed = set(re.findall(r'"([\w.]+)"', block.group(1)))
+    assert listed == _subpackages() | {"mmpr_builder.pipelines"}
+
+
+def test_readme_layout_names_every_subpackage():
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    layout = readme[readme.index("## Layout"):]
+    missing = [name for name in sorted(_subpackages() - {"mmpr_builder"}) if f"{name.split('.')[-1]}/" not in layout]
+    assert not missing, f"README's Layout section does not name {missing}"
