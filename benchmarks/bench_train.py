@@ -80,6 +80,7 @@ def _common(args) -> dict:
 
 
 def run_mmpr(args, online: bool) -> dict:
+    from mmpr_builder.models.aliases import resolve_model
     from mmpr_builder.train import mpo_trainer
     from mmpr_builder.train.mpo_config import MPOConfig
     from mmpr_builder.train.run import run_mpo
@@ -95,7 +96,8 @@ def run_mmpr(args, online: bool) -> dict:
     out = Path(args.work) / ("mmpr-online" if online else "mmpr")
     cfg = MPOConfig(output_dir=str(out), ref_online=online, bco_delta="none", model_dtype="float32",
                     ref_cache_dir=str(Path(args.work) / "ref_cache"), max_length=None, **_common(args))
-    summary = run_mpo(args.data, cfg, model=args.model)
+    spec = resolve_model(args.model)
+    summary = run_mpo(args.data, cfg, spec.path, model_name=spec.name, trust_remote_code=spec.trust_remote_code)
     first = json.loads((out / "metrics.jsonl").read_text().splitlines()[0])
     return {"train_seconds": summary["metrics"]["train_runtime"], "reference_seconds": summary["reference_seconds"],
             **timer.summary(), "pairs": summary["global_step"] * args.batch_size,

@@ -11,8 +11,8 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "Recipe": "mmpr_builder.config",
-    "load_recipe": "mmpr_builder.registry",
-    "list_recipes": "mmpr_builder.registry",
+    "load_recipe": "mmpr_builder.recipes",
+    "list_recipes": "mmpr_builder.recipes",
     "run_build": "mmpr_builder.build",
     "BuildConfig": "mmpr_builder.build_config",
     "check_answer": "mmpr_builder.labelers.answers",

@@ -4,7 +4,7 @@ Order of work (nothing touches the disk, the network or the engine before
 the settings are valid):
 
 1. :meth:`BuildConfig.validate` and the output folder's state
-   (:func:`~mmpr_builder.writer.check_output_dir`), read-only;
+   (:func:`~mmpr_builder.output.writer.check_output_dir`), read-only;
 2. the :class:`~mmpr_builder.schema.Provenance` of the run (dtype resolved for
    this machine), which is the resume fingerprint, the shards' metadata, the
    rows' provenance columns and the card's "Build" table;
@@ -56,19 +56,19 @@ def run_build(cfg: BuildConfig, *, engine=None, progress: bool = True) -> dict[s
         engine: an already loaded engine to reuse (its model and dtype win over ``cfg``).
         progress: show a run-level progress bar on stderr (items, pairs).
     Returns:
-        The run summary (see :func:`mmpr_builder.summary.summarize`).
+        The run summary (see :func:`mmpr_builder.output.summary.summarize`).
     Raises:
         ConfigError, ModelError: a bad setting or model, before any work.
         OutputError: ``out_dir`` holds a run with other settings (use ``overwrite``).
     """
-    from mmpr_builder.card import write_card
+    from mmpr_builder.output.card import write_card
     from mmpr_builder.engine import Engine
     from mmpr_builder.labeling import ItemLabeler
     from mmpr_builder.models.aliases import resolve_model
     from mmpr_builder.pipeline import run_stream
     from mmpr_builder.sources import iter_items
-    from mmpr_builder.summary import summarize
-    from mmpr_builder.writer import ShardWriter, check_output_dir
+    from mmpr_builder.output.summary import summarize
+    from mmpr_builder.output.writer import ShardWriter, check_output_dir
 
     t0 = time.perf_counter()
     cfg.validate()
@@ -85,7 +85,7 @@ def run_build(cfg: BuildConfig, *, engine=None, progress: bool = True) -> dict[s
 
     pusher = None
     if run.push_to_hub:
-        from mmpr_builder.hub import HubPusher
+        from mmpr_builder.output.hub import HubPusher
 
         pusher = HubPusher(run.push_to_hub, private=run.private)
     writer = ShardWriter(out_dir, run_fingerprint=fingerprint, overwrite=run.overwrite,

@@ -156,7 +156,7 @@ def load_source(source: str, data: Path | None = None) -> Recipe:
         ConfigError: unknown recipe (with "did you mean"), bad recipe file.
     """
     from mmpr_builder.config import SourceConfig
-    from mmpr_builder.registry import load_recipe
+    from mmpr_builder.recipes import load_recipe
 
     path = Path(source)
     if path.exists() and path.suffix not in (".yaml", ".yml"):

@@ -16,7 +16,6 @@ from typing import Annotated, Optional
 import typer
 
 from mmpr_builder.errors import MmprError
-from mmpr_builder.inspect_cmd import inspect_command
 from mmpr_builder.train.cli import train_command
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -58,7 +57,7 @@ def build(
     """
     from mmpr_builder.build import run_build
     from mmpr_builder.build_config import assemble
-    from mmpr_builder.summary import format_summary
+    from mmpr_builder.output.summary import format_summary
 
     cfg = assemble(
         source, data=data, config_file=config,
@@ -78,7 +77,7 @@ def build(
 @app.command()
 def sources():
     """List the pipeline recipes with a one-line description."""
-    from mmpr_builder.registry import list_recipes
+    from mmpr_builder.recipes import list_recipes
 
     for recipe in list_recipes():
         typer.echo(f"{recipe.name:<12} v{recipe.version:<4} {recipe.description}")
@@ -110,7 +109,7 @@ def models_list():
     from mmpr_builder.models.aliases import MODEL_ALIASES
 
     typer.echo(f"{'embedded':<20} tiny offline Idefics3 (SmolLM2-135M + untrained vision tower; smoke tests only)")
-    for spec in MODEL_ALIASES.values():
+    for _, spec in MODEL_ALIASES.items():
         extra = " trust_remote_code" if spec.trust_remote_code else ""
         typer.echo(f"{spec.name:<20} {spec.path}{extra}")
 
@@ -123,9 +122,20 @@ def models_build_embedded(force: Annotated[bool, typer.Option(help="rebuild even
     typer.echo(build_embedded_model(embedded_model_dir()) if force else ensure_embedded_model())
 
 
+@app.command("inspect")
+def inspect_command(
+    out_dir: Annotated[Path, typer.Argument(help="Output folder of `mmpr build`.", exists=True, file_okay=False)],
+    json_: Annotated[bool, typer.Option("--json", help="Print the statistics as JSON.")] = False,
+) -> None:
+    """Print the statistics of an output folder (items, accuracy per source, pairs by method, lengths)."""
+    from mmpr_builder.output.inspect import format_summary, inspect_output
+
+    summary = inspect_output(out_dir)
+    typer.echo(json.dumps(summary, indent=2, sort_keys=True) if json_ else format_summary(summary))
+
+
 # Commands that live beside their subsystem.
 app.command("train")(train_command)
-app.command("inspect")(inspect_command)
 
 
 def main() -> None:

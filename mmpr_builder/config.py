@@ -8,7 +8,6 @@ unknown key anywhere is a :class:`ConfigError` with a "did you mean".
 from __future__ import annotations
 
 import dataclasses
-import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -133,8 +132,9 @@ class Recipe:
 
 
 def _suggest(key: str, known: list[str]) -> str:
-    close = difflib.get_close_matches(key, known, n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    from mmpr_builder.registry import did_you_mean
+
+    return did_you_mean(key, known)
 
 
 def merge(obj: Any, overrides: dict[str, Any], where: str = "") -> Any:

@@ -1,87 +1,132 @@
-"""Recipes by name: ``pipelines/<name>.yaml`` in the repository plus folders in ``$MMPR_PIPELINES``.
+"""``Registry[T]``: parts found by name, with one "did you mean" for unknown names.
 
-As in lm-evaluation-harness's task registry, a recipe is found by name and an
-unknown name fails with a "did you mean". A name defined in two folders is an
-error rather than a silent override (rename one of them).
+As in lm-evaluation-harness, a part (a recipe, an answer type, a source reader,
+a model alias, a loss term) is registered under a name and looked up by it; an
+unknown name fails with the closest known name and the full list::
+
+    LOSSES: Registry[Callable] = Registry("loss type", error=ConfigError)
+    LOSSES.register("sigmoid", sigmoid_loss)
+    LOSSES.get("sigmod")
+    # ConfigError: unknown loss type 'sigmod' (did you mean 'sigmoid'?); known loss types: sigmoid
+
+:func:`did_you_mean` is the same suggestion for checks that have no registry
+(unknown config keys, choice fields).
 """
 
 from __future__ import annotations
 
 import difflib
-import os
-from pathlib import Path
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Generic, TypeVar
 
-from mmpr_builder.config import Recipe, recipe_from_yaml
-from mmpr_builder.errors import ConfigError
+from mmpr_builder.errors import ConfigError, MmprError
 
-ENV_VAR = "MMPR_PIPELINES"
-_SUFFIXES = (".yaml", ".yml")
+T = TypeVar("T")
+
+#: difflib's default similarity cutoff; a lower one suggests more loosely.
+DEFAULT_CUTOFF = 0.6
 
 
-def recipe_dirs() -> list[Path]:
-    """Folders searched for recipes: the repository's ``pipelines/``, then each entry of ``$MMPR_PIPELINES``.
+def closest(name: object, known: Iterable[str], *, cutoff: float = DEFAULT_CUTOFF) -> str | None:
+    """The known name most similar to ``name`` (difflib ratio >= ``cutoff``), or None."""
+    close = difflib.get_close_matches(str(name), list(known), n=1, cutoff=cutoff)
+    return close[0] if close else None
 
-    ``$MMPR_PIPELINES`` is ``os.pathsep``-separated; empty entries are ignored.
-    Folders that do not exist are kept in the list (and simply hold no recipes).
+
+def did_you_mean(name: object, known: Iterable[str], *, cutoff: float = DEFAULT_CUTOFF) -> str:
+    """``" (did you mean 'x'?)"`` for the :func:`closest` known name, or ``""`` when none is close."""
+    match = closest(name, known, cutoff=cutoff)
+    return f" (did you mean {match!r}?)" if match is not None else ""
+
+
+class Registry(Generic[T]):
+    """Named values of one kind, in registration order.
+
+    Args:
+        kind: what the names name, for messages (``"recipe"``, ``"answer_type"``).
+        entries: initial ``name -> value`` mapping or ``(name, value)`` pairs.
+        error: the :class:`~mmpr_builder.errors.MmprError` subclass raised for an
+            unknown or duplicate name (``ConfigError`` by default; ``ModelError``
+            for models).
+        cutoff: similarity cutoff of the "did you mean" (see :func:`closest`).
     """
-    import mmpr_builder
 
-    dirs = [Path(mmpr_builder.__file__).resolve().parents[1] / "pipelines"]
-    for entry in os.environ.get(ENV_VAR, "").split(os.pathsep):
-        if entry.strip():
-            dirs.append(Path(entry.strip()).expanduser().resolve())
-    return dirs
+    def __init__(self, kind: str, entries: Mapping[str, T] | Iterable[tuple[str, T]] = (), *,
+                 error: type[MmprError] = ConfigError, cutoff: float = DEFAULT_CUTOFF):
+        self.kind = kind
+        self.error = error
+        self.cutoff = cutoff
+        self._entries: dict[str, T] = {}
+        for name, value in (entries.items() if isinstance(entries, Mapping) else entries):
+            self.register(name, value)
 
+    def register(self, name: str, value: T) -> T:
+        """Add ``value`` under ``name`` and return it.
 
-def recipe_files() -> dict[str, Path]:
-    """Recipe name (file stem) -> file, over :func:`recipe_dirs`.
+        Raises:
+            the registry's error class: ``name`` is already registered (a clash is
+            an error, never a silent override).
+        """
+        if name in self._entries:
+            raise self.error(f"{self.kind} {name!r} is registered twice")
+        self._entries[name] = value
+        return value
 
-    Raises:
-        ConfigError: the same name in two folders.
-    """
-    found: dict[str, Path] = {}
-    for folder in recipe_dirs():
-        if not folder.is_dir():
-            continue
-        for path in sorted(p for p in folder.iterdir() if p.suffix in _SUFFIXES and p.is_file()):
-            if path.stem in found and found[path.stem] != path:
-                raise ConfigError(f"recipe {path.stem!r} is defined twice: {found[path.stem]} and {path}; rename one")
-            found[path.stem] = path
-    return found
+    def add(self, name: str) -> Callable[[T], T]:
+        """Decorator form of :meth:`register`: ``@REG.add("name")`` over a function or class."""
+        return lambda value: self.register(name, value)
 
+    def get(self, name: str) -> T:
+        """The value registered under ``name``.
 
-def list_recipes() -> list[Recipe]:
-    """Every recipe in :func:`recipe_dirs`, sorted by name (for ``mmpr sources``).
+        Raises:
+            the registry's error class: unknown name (message from :meth:`unknown`).
+        """
+        try:
+            return self._entries[name]
+        except (KeyError, TypeError):
+            raise self.unknown(name) from None
 
-    Raises:
-        ConfigError: a recipe file is invalid, or a name is defined twice.
-    """
-    return [_load_named(name, path) for name, path in sorted(recipe_files().items())]
+    def check(self, name: str) -> str:
+        """Return ``name`` if it is registered; raise :meth:`unknown`'s error otherwise."""
+        self.get(name)
+        return name
 
+    def unknown(self, name: object, *, others: Iterable[str] = (), also: str = "") -> MmprError:
+        """The error for an unknown ``name`` (returned, for the caller to raise).
 
-def load_recipe(name_or_path: str) -> Recipe:
-    """A recipe by name (from :func:`recipe_dirs`) or by the path of a ``.yaml``/``.yml`` file.
+        The message is ``unknown KIND 'name' (did you mean 'x'?); known KINDs: a, b``.
 
-    A recipe in a registry folder must carry its file's name (``name:`` may be
-    left out; it defaults to the stem).
+        Args:
+            name: the name that was not found.
+            others: further names the caller accepts outside the registry; they
+                are suggested and listed like registered ones.
+            also: text appended after ``"; "`` (other accepted forms).
+        """
+        names = [*self._entries, *others]
+        extra = f"; {also}" if also else ""
+        return self.error(f"unknown {self.kind} {name!r}{did_you_mean(name, names, cutoff=self.cutoff)}; "
+                          f"known {self.kind}s: {', '.join(names) or 'none'}{extra}")
 
-    Raises:
-        ConfigError: unknown name (with "did you mean" and the known names),
-            missing file, or invalid recipe.
-    """
-    if name_or_path.endswith(_SUFFIXES) or os.sep in name_or_path or "/" in name_or_path:
-        return recipe_from_yaml(Path(name_or_path).expanduser())
-    files = recipe_files()
-    if name_or_path not in files:
-        close = difflib.get_close_matches(name_or_path, list(files), n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        known = ", ".join(sorted(files)) or "none"
-        raise ConfigError(f"unknown recipe {name_or_path!r}{hint}; known recipes: {known}")
-    return _load_named(name_or_path, files[name_or_path])
+    def names(self) -> list[str]:
+        """Registered names, in registration order."""
+        return list(self._entries)
 
+    def items(self) -> list[tuple[str, T]]:
+        """``(name, value)`` pairs, in registration order."""
+        return list(self._entries.items())
 
-def _load_named(name: str, path: Path) -> Recipe:
-    recipe = recipe_from_yaml(path)
-    if recipe.name != name:
-        raise ConfigError(f"{path}: name {recipe.name!r} differs from the file name {name!r}")
-    return recipe
+    def __contains__(self, name: object) -> bool:
+        try:
+            return name in self._entries
+        except TypeError:  # unhashable: never a name
+            return False
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __repr__(self) -> str:
+        return f"Registry({self.kind!r}, {self.names()})"

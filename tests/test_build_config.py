@@ -19,7 +19,7 @@ from mmpr_builder.build import make_provenance, run_build, run_fingerprint
 from mmpr_builder.build_config import BuildConfig, RunConfig, assemble
 from mmpr_builder.errors import ConfigError, ModelError, OutputError
 from mmpr_builder.labelers.numeric import DEFAULT_REL_TOL
-from mmpr_builder.writer import ShardWriter
+from mmpr_builder.output.writer import ShardWriter
 
 
 def tree_digest(root: Path) -> dict[str, str]:

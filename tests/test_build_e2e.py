@@ -26,12 +26,12 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from testlib import REPO_ROOT, SHARED, simulate, solvable_items
+from testlib import REPO_ROOT, require_tabmwp, simulate, solvable_items
 from mmpr_builder.build import run_build
 from mmpr_builder.build_config import BuildConfig, RunConfig
 from mmpr_builder.config import merge
 from mmpr_builder.items import QuestionItem
-from mmpr_builder.registry import load_recipe
+from mmpr_builder.recipes import load_recipe
 from mmpr_builder.schema import message_text
 from mmpr_builder.sources import iter_items
 
@@ -195,7 +195,7 @@ def test_sigkill_and_resume_gives_the_same_pairs(caption_case, tmp_path):
     child = subprocess.Popen(MMPR + args, cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                              text=True, start_new_session=True, env={**os.environ, "MMPR_LOG_LEVEL": "INFO"})
     for line in child.stderr:  # the writer logs each commit
-        if "mmpr_builder.writer: checkpoint" in line:
+        if "mmpr_builder.output.writer: checkpoint" in line:
             break
     os.killpg(child.pid, signal.SIGKILL)
     assert child.wait() == -signal.SIGKILL, "the build ended before the kill"
@@ -207,8 +207,7 @@ def test_sigkill_and_resume_gives_the_same_pairs(caption_case, tmp_path):
 
 
 def test_tabmwp_builds_with_table_images(engine, tmp_path):
-    data = SHARED / "data" / "tabmwp"
-    assert (data / "problems.json").is_file(), f"TabMWP sample missing: {data} (shared/data beside the repository)"
+    data = require_tabmwp()
     recipe = merge(load_recipe("tabmwp"), {"sampling": {"num_samples": 2, "max_tokens": 48}})
     recipe = dataclasses.replace(recipe, source=dataclasses.replace(recipe.source, path=str(data)))
     summary = run_build(BuildConfig(recipe, run=RunConfig(out_dir=str(tmp_path), limit=6)), engine=engine,

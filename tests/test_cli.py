@@ -27,11 +27,11 @@ def test_check_answer_text_verdicts():
     assert json.loads(none.output)["verdict"] == "no_answer"
 
 
-def test_sources_lists_the_four_recipes():
+def test_sources_lists_the_bundled_recipes():
     result = runner.invoke(app, ["sources"])
     assert result.exit_code == 0
     names = [line.split()[0] for line in result.output.splitlines() if line.strip()]
-    assert sorted(names) == ["caption", "mathqa", "tabmwp", "vqa"]
+    assert sorted(names) == ["arith", "caption", "mathqa", "tabmwp", "vqa"]
 
 
 def test_models_list_has_internvl_alias():

@@ -66,18 +66,6 @@ def test_one_placeholder_per_image(engine, case):
     assert res.error is None and len(res.responses) == 1
 
 
-def test_continue_final_message_without_image(engine):
-    prefix = "The answer is"
-    req = GenerationRequest("c", [{"role": "user", "content": [{"type": "text", "text": "What is 2+3?"}]},
-                                  {"role": "assistant", "content": [{"type": "text", "text": prefix}]}],
-                            seed=1, continue_final_message=True)
-    [res] = engine.generate([req], temperature=0.0, max_tokens=8)
-    assert res.error is None
-    # greedy continuation of an open assistant turn continues the sentence (no new turn)
-    assert not res.responses[0].text.startswith("<|im_start|>")
-    assert res.responses[0].num_tokens > 0
-
-
 def test_bad_request_fails_alone(engine):
     good = _request("good", "Say hi.")
     too_many = _request("bad", "Compare.", [_image()] * 9)  # limit_mm_per_prompt is 4 for the embedded model

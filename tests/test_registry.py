@@ -1,110 +1,91 @@
-"""Recipe registry and the bundled pipelines/*.yaml."""
+"""Registry[T]: lookup, listing, "did you mean", and the registries built on it."""
 
 from __future__ import annotations
 
-import itertools
-import os
-from pathlib import Path
-
 import pytest
+from testlib import REPO_ROOT
 
-from mmpr_builder.config import Recipe
-from mmpr_builder.errors import ConfigError, ItemError
-from mmpr_builder.items import QuestionItem
-from mmpr_builder.prompt import check_template
-from mmpr_builder.registry import list_recipes, load_recipe, recipe_dirs
-from mmpr_builder.sources import iter_items
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
-BUNDLED = ("caption", "mathqa", "tabmwp", "vqa")
+from mmpr_builder.errors import ConfigError, ModelError
+from mmpr_builder.registry import Registry, closest, did_you_mean
 
 
-@pytest.fixture(autouse=True)
-def _no_user_dirs(monkeypatch):
-    monkeypatch.delenv("MMPR_PIPELINES", raising=False)
+@pytest.fixture
+def colors() -> Registry[int]:
+    return Registry("color", {"red": 1, "green": 2}, error=ConfigError)
 
 
-def test_recipe_dirs(monkeypatch, tmp_path):
-    assert recipe_dirs() == [REPO_ROOT / "pipelines"]
-    monkeypatch.setenv("MMPR_PIPELINES", os.pathsep.join([str(tmp_path / "a"), str(tmp_path / "b"), ""]))
-    assert recipe_dirs() == [REPO_ROOT / "pipelines", tmp_path / "a", tmp_path / "b"]
+def test_get_names_items_in_registration_order(colors):
+    colors.register("blue", 3)
+    assert colors.get("green") == 2
+    assert colors.names() == ["red", "green", "blue"] and list(colors) == colors.names()
+    assert colors.items() == [("red", 1), ("green", 2), ("blue", 3)]
+    assert len(colors) == 3 and "blue" in colors and "pink" not in colors and ["red"] not in colors
+    assert colors.check("red") == "red"
 
 
-def test_bundled_recipes_are_listed_with_description_and_version():
-    recipes = {r.name: r for r in list_recipes()}
-    assert set(BUNDLED) <= set(recipes)
-    for name in BUNDLED:
-        r = recipes[name]
-        assert isinstance(r, Recipe)
-        assert r.description and "\n" not in r.description and r.version
-        assert 4 <= r.sampling.num_samples <= 8 and 256 <= r.sampling.max_tokens <= 512
-        check_template(r.prompt.template)
-        assert Path(r.base_dir) == REPO_ROOT / "pipelines"
+def test_decorator_registers_and_returns_the_value():
+    reg: Registry = Registry("verifier")
+
+    @reg.add("exact")
+    def exact(a, b):
+        return a == b
+
+    assert reg.get("exact") is exact and exact(1, 1)
 
 
-def test_bundled_recipe_settings():
-    mathqa, vqa, tabmwp, caption = (load_recipe(n) for n in ("mathqa", "vqa", "tabmwp", "caption"))
-    assert mathqa.methods == ["correctness"] and mathqa.labeler.answer_type == "number"
-    assert mathqa.source.path == "../sample_data/mathqa/items.jsonl"
-    assert vqa.methods == ["correctness", "dropout_ntp"] and vqa.pairing.too_easy_to_dropout_ntp is True
-    assert vqa.labeler.answer_type == "auto"
-    assert caption.methods == ["dropout_ntp"]
-    assert tabmwp.source.path == "../../shared/data/tabmwp" and tabmwp.labeler.answer_type == "auto"
-    assert tabmwp.source.image_template == "tables/{id}.png"
-    for r in (mathqa, vqa, tabmwp):
-        assert "step by step" in r.prompt.template and "Answer: \\boxed{{" in r.prompt.template
+def test_unknown_name_says_did_you_mean_and_lists_the_known_names(colors):
+    with pytest.raises(ConfigError, match=r"^unknown color 'gren' \(did you mean 'green'\?\); known colors: red, green$"):
+        colors.get("gren")
+    with pytest.raises(ConfigError, match=r"^unknown color 'zzz'; known colors: red, green$"):
+        colors.check("zzz")
+    with pytest.raises(ConfigError, match="unknown color"):
+        colors.get(["not", "hashable"])
 
 
-@pytest.mark.parametrize("name", BUNDLED)
-def test_bundled_sources_stream_clean_items(name):
-    r = load_recipe(name)
-    if name == "tabmwp" and not (REPO_ROOT.parent / "shared/data/tabmwp/problems.json").is_file():
-        pytest.skip("TabMWP sample not found in shared/data/tabmwp beside the repository")
-    head = list(itertools.islice(iter_items(r.source, base_dir=r.base_dir, source_name=r.name,
-                                            answer_type=r.labeler.answer_type), 5))
-    assert len(head) == 5 and not [x for x in head if isinstance(x, ItemError)]
-    assert all(isinstance(x, QuestionItem) and x.source == name for x in head)
-    if name in ("vqa", "caption", "tabmwp"):
-        assert all(len(x.images) == 1 for x in head)
-    if name == "caption":
-        assert all(x.ground_truth is None for x in head)
-    else:
-        assert all(x.ground_truth for x in head)
+def test_unknown_error_class_others_and_also():
+    models = Registry("model", {"qwen2-vl-7b": "Qwen/Qwen2-VL-7B-Instruct"}, error=ModelError)
+    err = models.unknown("embeded", others=("embedded",), also="or a local folder")
+    assert isinstance(err, ModelError)
+    assert str(err) == ("unknown model 'embeded' (did you mean 'embedded'?); known models: qwen2-vl-7b, embedded; "
+                        "or a local folder")
+    assert str(Registry("recipe").unknown("x")) == "unknown recipe 'x'; known recipes: none"
 
 
-def test_unknown_name_suggests():
-    with pytest.raises(ConfigError, match="did you mean 'mathqa'"):
-        load_recipe("mathq")
-    with pytest.raises(ConfigError, match="known recipes: .*vqa"):
-        load_recipe("zzzzzz")
+def test_a_name_registered_twice_is_an_error(colors):
+    with pytest.raises(ConfigError, match="color 'red' is registered twice"):
+        colors.register("red", 9)
+    assert colors.get("red") == 1
 
 
-def test_load_by_path_and_default_name(tmp_path):
-    path = tmp_path / "mine.yaml"
-    path.write_text("description: my data\nsource:\n  path: items.jsonl\nmethods: [correctness]\n")
-    r = load_recipe(str(path))
-    assert (r.name, r.description, r.methods, r.base_dir) == ("mine", "my data", ["correctness"], str(tmp_path))
+def test_suggestion_helpers_and_cutoff():
+    assert closest("sigmod", ["sigmoid", "sft"]) == "sigmoid"
+    assert closest("zzz", ["sigmoid"]) is None
+    assert did_you_mean("num_sample", ["num_samples"]) == " (did you mean 'num_samples'?)"
+    assert did_you_mean("zzz", ["num_samples"]) == ""
+    loose = Registry("answer_type", {"multiple_choice": 0}, cutoff=0.5)
+    assert "did you mean 'multiple_choice'" in str(loose.unknown("multichoice"))
 
 
-def test_user_dirs_add_recipes_and_clashes_fail(monkeypatch, tmp_path):
-    (tmp_path / "mine.yaml").write_text("name: mine\ndescription: extra\nversion: '2'\n")
-    monkeypatch.setenv("MMPR_PIPELINES", str(tmp_path))
-    assert load_recipe("mine").version == "2"
-    assert "mine" in [r.name for r in list_recipes()]
-    (tmp_path / "vqa.yaml").write_text("name: vqa\n")
-    with pytest.raises(ConfigError, match="defined twice"):
-        load_recipe("vqa")
+def test_source_formats_are_the_registered_readers():
+    from mmpr_builder.config import SOURCE_FORMATS
+    from mmpr_builder.sources import READERS
+
+    assert set(SOURCE_FORMATS) == {"auto", *READERS.names()}
 
 
-def test_name_must_match_file(monkeypatch, tmp_path):
-    (tmp_path / "alpha.yaml").write_text("name: beta\n")
-    monkeypatch.setenv("MMPR_PIPELINES", str(tmp_path))
-    with pytest.raises(ConfigError, match="differs from the file name"):
-        load_recipe("alpha")
+def test_answer_types_and_model_aliases_use_the_registry():
+    from mmpr_builder.labelers.answers import validate_answer_type
+    from mmpr_builder.models.aliases import MODEL_ALIASES, resolve_model
+
+    with pytest.raises(ConfigError, match="unknown answer_type 'nubmer' \\(did you mean 'number'\\?\\); known answer_types: auto,"):
+        validate_answer_type("nubmer")
+    assert isinstance(MODEL_ALIASES, Registry) and "internvl2-8b" in MODEL_ALIASES.names()
+    with pytest.raises(ModelError, match="did you mean 'embedded'"):
+        resolve_model("embeded")
 
 
-def test_unknown_key_in_recipe(tmp_path):
-    path = tmp_path / "typo.yaml"
-    path.write_text("source:\n  pth: x.jsonl\n")
-    with pytest.raises(ConfigError, match="did you mean 'path'"):
-        load_recipe(str(path))
+def test_only_the_registry_module_suggests_names():
+    """The "did you mean" lives in one place: no other module calls difflib."""
+    users = sorted(str(p.relative_to(REPO_ROOT)) for p in (REPO_ROOT / "mmpr_builder").rglob("*.py")
+                   if "difflib" in p.read_text(encoding="utf-8"))
+    assert users == ["mmpr_builder/registry.py"]

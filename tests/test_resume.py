@@ -73,10 +73,10 @@ def run(out: Path, shard_kw: dict, announce: bool = False) -> None:
     """Build mathqa's first LIMIT rows into ``out`` (resuming whatever is there) with ShardWriter(**shard_kw)."""
     from mmpr_builder.labeling import ItemLabeler
     from mmpr_builder.pipeline import run_stream
-    from mmpr_builder.registry import load_recipe
+    from mmpr_builder.recipes import load_recipe
     from mmpr_builder.schema import Provenance
     from mmpr_builder.sources import iter_items
-    from mmpr_builder.writer import ShardWriter
+    from mmpr_builder.output.writer import ShardWriter
 
     recipe = load_recipe("mathqa")
     items = list(iter_items(recipe.source, base_dir=recipe.base_dir, source_name=recipe.name,

@@ -10,14 +10,19 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED = REPO_ROOT.parent / "shared"
-KNOWN_FAILURES = SHARED / "cases" / "known_failures.jsonl"
+#: Cases from public bug reports (see tests/data/README.md for their source).
+KNOWN_FAILURES = Path(__file__).resolve().parent / "data" / "known_failures.jsonl"
+#: The TabMWP sample: not in the repository (licence), present beside it in CI.
+TABMWP = SHARED / "data" / "tabmwp"
 
 
 def known_failures(*areas: str) -> list[dict]:
-    """Cases from ../shared/cases/known_failures.jsonl in the given areas (empty if the file is absent)."""
-    if not KNOWN_FAILURES.is_file():
-        return []
-    cases = [json.loads(line) for line in KNOWN_FAILURES.read_text().splitlines() if line.strip()]
+    """Cases from tests/data/known_failures.jsonl in the given areas.
+
+    Raises:
+        FileNotFoundError: the file is missing (it is part of the repository).
+    """
+    cases = [json.loads(line) for line in KNOWN_FAILURES.read_text(encoding="utf-8").splitlines() if line.strip()]
     return [c for c in cases if c["area"] in areas]
 
 
@@ -81,3 +86,12 @@ def solvable_items(engine, recipe, items, seed: int = 0) -> list[tuple]:
         if p.rows:
             kept.append((item, p.sorted_rows()))
     return kept
+
+def require_tabmwp() -> Path:
+    """The TabMWP sample folder; fails the calling test (never skips) when it is absent."""
+    import pytest
+
+    if not (TABMWP / "problems.json").is_file():
+        pytest.fail(f"the TabMWP sample is missing: expected {TABMWP}/problems.json beside the repository "
+                    "(CI provides it; its licence keeps it out of the repository)", pytrace=False)
+    return TABMWP

@@ -13,7 +13,6 @@ one verifier of :mod:`.verify` (chosen by the caller or inferred: ``auto``).
 
 from __future__ import annotations
 
-import difflib
 import enum
 import re
 from collections.abc import Sequence
@@ -86,9 +85,9 @@ def validate_answer_type(answer_type: str) -> str:
     """Return ``answer_type`` if known; raise ConfigError with a "did you mean" otherwise."""
     if answer_type in ANSWER_TYPES:
         return answer_type
-    close = difflib.get_close_matches(str(answer_type), ANSWER_TYPES, n=1, cutoff=0.5)
-    hint = " Did you mean %r?" % close[0] if close else ""
-    raise ConfigError("unknown answer_type %r; expected one of %s.%s" % (answer_type, ", ".join(ANSWER_TYPES), hint))
+    from mmpr_builder.registry import Registry
+
+    raise Registry("answer_type", zip(ANSWER_TYPES, ANSWER_TYPES), error=ConfigError, cutoff=0.5).unknown(answer_type)
 
 
 _LETTER_GOLD_RE = re.compile(r"^\(?[A-Z]\)?\.?$")

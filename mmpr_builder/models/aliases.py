@@ -6,12 +6,12 @@ default) is the tiny offline model of :mod:`mmpr_builder.models.embedded`.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mmpr_builder.errors import ModelError
+from mmpr_builder.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,8 @@ class ModelSpec:
     engine_kwargs: dict[str, Any] = field(default_factory=dict)
 
 
-MODEL_ALIASES: dict[str, ModelSpec] = {s.name: s for s in [
+#: Short model names -> :class:`ModelSpec` (``mmpr models list``); unknown names raise :class:`ModelError`.
+MODEL_ALIASES: Registry[ModelSpec] = Registry("model", [(s.name, s) for s in [
     # InternVL2 needs its remote code; 8k context as in the MPO recipe.
     ModelSpec("internvl2-8b", "OpenGVLab/InternVL2-8B", trust_remote_code=True, max_model_len=8192),
     ModelSpec("internvl2-2b", "OpenGVLab/InternVL2-2B", trust_remote_code=True, max_model_len=8192),
@@ -48,7 +49,7 @@ MODEL_ALIASES: dict[str, ModelSpec] = {s.name: s for s in [
     ModelSpec("smolvlm-2b", "HuggingFaceTB/SmolVLM-Instruct", max_model_len=8192),
     ModelSpec("smolvlm2-2.2b", "HuggingFaceTB/SmolVLM2-2.2B-Instruct", max_model_len=8192),
     ModelSpec("llava-onevision-7b", "llava-hf/llava-onevision-qwen2-7b-ov-hf", max_model_len=16384),
-]}
+]], error=ModelError)
 
 EMBEDDED_ALIASES = ("embedded", "default")
 
@@ -70,7 +71,7 @@ def resolve_model(name: str | None) -> ModelSpec:
 
         return ModelSpec("embedded", str(ensure_embedded_model()), max_model_len=4096, limit_mm_per_prompt=4)
     if name in MODEL_ALIASES:
-        return MODEL_ALIASES[name]
+        return MODEL_ALIASES.get(name)
     if Path(name).expanduser().is_dir():
         return ModelSpec(name, str(Path(name).expanduser().resolve()))
     return ModelSpec(name, name)
@@ -87,7 +88,4 @@ def check_model_name(name: str | None) -> None:
         return
     if name.count("/") == 1 and not name.startswith(("/", ".")):
         return
-    close = difflib.get_close_matches(name, list(MODEL_ALIASES) + list(EMBEDDED_ALIASES), n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    raise ModelError(f"unknown model {name!r}{hint}: use an alias ({', '.join(MODEL_ALIASES)}), "
-                     f"'embedded', a local folder or a Hub id org/name")
+    raise MODEL_ALIASES.unknown(name, others=EMBEDDED_ALIASES, also="or a local folder, or a Hub id org/name")

@@ -11,14 +11,16 @@ readers, :mod:`.validate` for the row rules and :mod:`.images` for images.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from mmpr_builder.config import SourceConfig
 from mmpr_builder.errors import ConfigError, ItemError
 from mmpr_builder.items import QuestionItem
+from mmpr_builder.registry import Registry
 from mmpr_builder.sources.base import ResolvedSource, detect_format, resolve_source
 from mmpr_builder.sources.readers import (
+    Row,
     read_csv,
     read_hf_disk,
     read_hub,
@@ -29,9 +31,28 @@ from mmpr_builder.sources.readers import (
 )
 from mmpr_builder.sources.validate import CAUSES, row_to_item
 
-__all__ = ["CAUSES", "ResolvedSource", "detect_format", "iter_items", "resolve_source"]
+__all__ = ["CAUSES", "READERS", "ResolvedSource", "detect_format", "iter_items", "resolve_source"]
 
-_FILE_READERS = {"jsonl": read_jsonl, "json": read_json, "csv": read_csv, "parquet": read_parquet}
+Reader = Callable[[ResolvedSource, SourceConfig], Iterator[Row]]
+
+
+def _per_file(read_file: Callable[[Path, SourceConfig], Iterator[Row]]) -> Reader:
+    """A reader over the resolved files in order; each file is opened and checked at once."""
+    def read(resolved: ResolvedSource, source: SourceConfig) -> Iterator[Row]:
+        return itertools.chain.from_iterable([read_file(path, source) for path in resolved.files])
+    return read
+
+
+#: Source format (``source.format``, ``auto`` resolved) -> reader of ``(key, row)``.
+READERS: Registry[Reader] = Registry("source format", {
+    "jsonl": _per_file(read_jsonl),
+    "json": _per_file(read_json),
+    "parquet": _per_file(read_parquet),
+    "csv": _per_file(read_csv),
+    "images": lambda resolved, source: read_image_folder(Path(resolved.location), source),
+    "hf_disk": lambda resolved, source: read_hf_disk(Path(resolved.location), source),
+    "hub": lambda resolved, source: read_hub(resolved.location, source),
+}, error=ConfigError)
 
 
 def iter_items(source: SourceConfig, *, base_dir: str | Path, source_name: str, answer_type: str = "auto",
@@ -56,19 +77,8 @@ def iter_items(source: SourceConfig, *, base_dir: str | Path, source_name: str, 
     if limit is not None and limit < 0:
         raise ConfigError(f"limit must be >= 0, got {limit}")
     resolved = resolve_source(source, base_dir)
-    rows = _open_rows(resolved, source)
+    rows = READERS.get(resolved.format)(resolved, source)
     return _items(rows, resolved, source, source_name=source_name, answer_type=answer_type, limit=limit)
-
-
-def _open_rows(resolved: ResolvedSource, source: SourceConfig) -> Iterator[tuple[str | None, object]]:
-    if resolved.format == "hub":
-        return read_hub(resolved.location, source)
-    if resolved.format == "hf_disk":
-        return read_hf_disk(Path(resolved.location), source)
-    if resolved.format == "images":
-        return read_image_folder(Path(resolved.location), source)
-    readers = [_FILE_READERS[resolved.format](path, source) for path in resolved.files]  # each checked now
-    return itertools.chain.from_iterable(readers)
 
 
 def _items(rows, resolved: ResolvedSource, source: SourceConfig, *, source_name: str, answer_type: str,

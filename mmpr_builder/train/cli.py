@@ -4,6 +4,12 @@ Registered by the top-level app as ``app.command("train")(train_command)``.
 Settings are layered as in TRL's parser: MPOConfig defaults, then ``--config
 FILE`` (a YAML mapping of MPOConfig fields; an unknown key is an error), then
 the flags given on the command line. Importing this module is cheap (no torch).
+
+This is the CLI layer of training: it resolves the model alias
+(:func:`~mmpr_builder.models.aliases.resolve_model`) and the default reference
+cache folder (``$MMPR_CACHE/ref_logps``) and hands them to the library
+(:mod:`mmpr_builder.train` imports only the schema, the errors, the registry
+and its own modules).
 """
 
 from __future__ import annotations
@@ -36,6 +42,8 @@ def train_command(
     json_out: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
 ):
     """Train a model on preference pairs with MPO (0.8 DPO + 0.2 BCO + 1.0 SFT)."""
+    from mmpr_builder.models.aliases import resolve_model
+    from mmpr_builder.models.embedded import cache_dir
     from mmpr_builder.train.mpo_config import MPOConfig
     from mmpr_builder.train.run import run_mpo
 
@@ -46,7 +54,10 @@ def train_command(
         "seed": seed, "use_lora": True if lora else None, "ref_online": True if ref_online else None,
     }
     cfg = MPOConfig.from_yaml(config, **flags)
-    summary = run_mpo(data, cfg, model=model,
+    if cfg.ref_cache_dir is None:
+        cfg.ref_cache_dir = str(cache_dir() / "ref_logps")
+    spec = resolve_model(model)
+    summary = run_mpo(data, cfg, spec.path, model_name=spec.name, trust_remote_code=spec.trust_remote_code,
                       resume_from_checkpoint=True if resume == "last" else resume)
     if json_out:
         typer.echo(json.dumps(summary, indent=2, default=str))

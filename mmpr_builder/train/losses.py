@@ -23,8 +23,7 @@ step and saves in checkpoints (see ``mpo_trainer.py``).
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,8 +31,8 @@ import torch
 import torch.nn.functional as F
 
 from mmpr_builder.errors import ConfigError
+from mmpr_builder.registry import Registry
 
-LOSS_TYPES = ("sigmoid", "bco_pair", "sft")
 MPO_LOSS_TYPE = ("sigmoid", "bco_pair", "sft")
 MPO_LOSS_WEIGHTS = (0.8, 0.2, 1.0)
 
@@ -101,6 +100,40 @@ def sft_loss(chosen_logps: torch.Tensor, chosen_lengths: torch.Tensor) -> torch.
     return -chosen_logps / chosen_lengths.to(chosen_logps.dtype).clamp(min=1)
 
 
+@dataclass(frozen=True)
+class LossInputs:
+    """What a loss term may read: the batch's summed log-probs (``(batch,)`` each) and the settings."""
+
+    chosen_logps: torch.Tensor
+    rejected_logps: torch.Tensor
+    ref_chosen_logps: torch.Tensor
+    ref_rejected_logps: torch.Tensor
+    chosen_lengths: torch.Tensor | None
+    beta: float
+    delta: float | torch.Tensor
+
+
+def _sigmoid_term(x: LossInputs) -> torch.Tensor:
+    return dpo_sigmoid_loss(x.chosen_logps, x.rejected_logps, x.ref_chosen_logps, x.ref_rejected_logps, x.beta)
+
+
+def _bco_pair_term(x: LossInputs) -> torch.Tensor:
+    return bco_pair_loss(x.chosen_logps, x.rejected_logps, x.ref_chosen_logps, x.ref_rejected_logps, x.beta, x.delta)
+
+
+def _sft_term(x: LossInputs) -> torch.Tensor:
+    if x.chosen_lengths is None:
+        raise ConfigError("the sft loss needs chosen_lengths (token counts of the chosen responses)")
+    return sft_loss(x.chosen_logps, x.chosen_lengths)
+
+
+#: The loss terms by TRL name: each maps :class:`LossInputs` to the per-pair loss, ``(batch,)``.
+LOSS_TERMS: Registry[Callable[[LossInputs], torch.Tensor]] = Registry(
+    "loss type", {"sigmoid": _sigmoid_term, "bco_pair": _bco_pair_term, "sft": _sft_term},
+    error=ConfigError, cutoff=0.5)
+LOSS_TYPES = tuple(LOSS_TERMS.names())
+
+
 def check_loss_config(loss_type: Sequence[str], loss_weights: Sequence[float] | None) -> tuple[list[str], list[float]]:
     """Validate ``loss_type`` / ``loss_weights`` (TRL's list convention) and return them as lists.
 
@@ -115,10 +148,7 @@ def check_loss_config(loss_type: Sequence[str], loss_weights: Sequence[float] | 
     if not types:
         raise ConfigError("loss_type is empty; MPO is loss_type=['sigmoid', 'bco_pair', 'sft']")
     for name in types:
-        if name not in LOSS_TYPES:
-            close = difflib.get_close_matches(str(name), LOSS_TYPES, n=1, cutoff=0.5)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise ConfigError(f"unknown loss type {name!r}{hint}; known: {', '.join(LOSS_TYPES)}")
+        LOSS_TERMS.check(name)
     if len(set(types)) != len(types):
         raise ConfigError(f"loss_type lists a term twice: {types}")
     weights = [1.0] * len(types) if loss_weights is None else [float(w) for w in loss_weights]
@@ -185,17 +215,8 @@ def mpo_loss(chosen_logps: torch.Tensor, rejected_logps: torch.Tensor,
             or ``sft`` without ``chosen_lengths``.
     """
     types, weights = check_loss_config(loss_type, loss_weights)
-    terms: dict[str, torch.Tensor] = {}
-    for name in types:
-        if name == "sigmoid":
-            per_pair = dpo_sigmoid_loss(chosen_logps, rejected_logps, ref_chosen_logps, ref_rejected_logps, beta)
-        elif name == "bco_pair":
-            per_pair = bco_pair_loss(chosen_logps, rejected_logps, ref_chosen_logps, ref_rejected_logps, beta, delta)
-        else:  # sft
-            if chosen_lengths is None:
-                raise ConfigError("the sft loss needs chosen_lengths (token counts of the chosen responses)")
-            per_pair = sft_loss(chosen_logps, chosen_lengths)
-        terms[name] = per_pair.mean()
+    inputs = LossInputs(chosen_logps, rejected_logps, ref_chosen_logps, ref_rejected_logps, chosen_lengths, beta, delta)
+    terms = {name: LOSS_TERMS.get(name)(inputs).mean() for name in types}
     with torch.no_grad():
         chosen_rewards = beta * (chosen_logps - ref_chosen_logps).detach()
         rejected_rewards = beta * (rejected_logps - ref_rejected_logps).detach()

@@ -14,15 +14,14 @@ names (:meth:`MPOConfig.from_yaml`, unknown keys are an error), then flags.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from transformers import TrainingArguments
 
-from mmpr_builder.config import read_yaml
 from mmpr_builder.errors import ConfigError
+from mmpr_builder.registry import did_you_mean
 from mmpr_builder.train.losses import MPO_LOSS_TYPE, MPO_LOSS_WEIGHTS, check_loss_config
 
 BCO_DELTA_MODES = ("step", "lagged", "none")
@@ -69,8 +68,9 @@ class MPOConfig(TrainingArguments):
                           "model with adapters off) instead of caching its log-probs in a first pass."})
     ref_cache_dir: str | None = field(
         default=None,
-        metadata={"help": "Folder of cached reference log-probs (default: $MMPR_CACHE/ref_logps). Files are "
-                          "keyed by model weights, data fingerprint and tokenisation settings."})
+        metadata={"help": "Folder of cached reference log-probs (`mmpr train` default: $MMPR_CACHE/ref_logps; "
+                          "None: the reference pass is not cached). Files are keyed by model weights, data "
+                          "fingerprint and tokenisation settings."})
     ref_batch_size: int | None = field(
         default=None, metadata={"help": "Pairs per batch in the reference pass (default: per_device_train_batch_size)."})
     # --- model ---
@@ -135,14 +135,13 @@ class MPOConfig(TrainingArguments):
         """
         values: dict[str, Any] = {}
         if path is not None:
-            values = read_yaml(path)
+            values = _read_mapping(Path(path))
         values.update({k: v for k, v in overrides.items() if v is not None})
         known = set(cls.field_names())
         for key in values:
             if key not in known:
-                close = difflib.get_close_matches(key, sorted(known), n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
-                raise ConfigError(f"unknown MPOConfig field {key!r}{hint}" + (f" in {path}" if path else ""))
+                raise ConfigError(f"unknown MPOConfig field {key!r}{did_you_mean(key, sorted(known))}"
+                                  + (f" in {path}" if path else ""))
         try:
             return cls(**values)
         except ConfigError:
@@ -151,10 +150,23 @@ class MPOConfig(TrainingArguments):
             raise ConfigError(f"invalid training config{f' in {path}' if path else ''}: {exc}") from exc
 
 
+def _read_mapping(path: Path) -> dict[str, Any]:
+    """The YAML mapping in ``path`` (empty file: ``{}``); ConfigError for a missing file, bad YAML or a non-mapping."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as e:
+        raise ConfigError(f"config file not found: {path}") from e
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: invalid YAML: {e}") from e
+    if not isinstance(data, (dict, type(None))):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    return data or {}
+
+
 def _choice_error(name: str, value: Any, choices: tuple[str, ...]) -> str:
-    close = difflib.get_close_matches(str(value), choices, n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    return f"{name} must be one of {', '.join(choices)}; got {value!r}{hint}"
+    return f"{name} must be one of {', '.join(choices)}; got {value!r}{did_you_mean(value, choices)}"
 
 
 def _cuda_bf16() -> bool:

@@ -150,20 +150,22 @@ class MPOTrainer(Trainer):
 
         Must run before any weight update (``train`` calls it first, before a
         checkpoint is loaded). No-op with ``ref_online`` or when the columns exist.
+        Without ``args.ref_cache_dir`` the first pass is kept in memory only.
         """
         ds = self.train_dataset
         if self.args.ref_online or "ref_chosen_logps" in ds.column_names:
             return
-        cache_dir = Path(self.args.ref_cache_dir) if self.args.ref_cache_dir else ref_cache.default_cache_dir()
-        key = ref_cache.cache_key(ref_cache.model_fingerprint(_unwrap(self.model)), data_fingerprint(ds),
-                                  self._reference_settings())
-        path = cache_dir / f"{key}.parquet"
+        path = None  # no ref_cache_dir: compute the reference pass, keep it in memory only
+        if self.args.ref_cache_dir:
+            key = ref_cache.cache_key(ref_cache.model_fingerprint(_unwrap(self.model)), data_fingerprint(ds),
+                                      self._reference_settings())
+            path = Path(self.args.ref_cache_dir) / f"{key}.parquet"
         hashes = ds["row_hash"]
-        cached = ref_cache.load_cached(path, hashes)
+        cached = ref_cache.load_cached(path, hashes) if path is not None else None
         if cached is None:
             from torch.utils.data import DataLoader
 
-            logger.info("computing reference log-probs for %d pairs (cache %s)", len(ds), path)
+            logger.info("computing reference log-probs for %d pairs (cache %s)", len(ds), path or "off")
             start = time.perf_counter()
             loader = DataLoader(ds, batch_size=self.args.ref_batch_size or self.args.per_device_train_batch_size,
                                 collate_fn=self.data_collator, shuffle=False,
@@ -177,7 +179,7 @@ class MPOTrainer(Trainer):
                     cached = ref_cache.compute_reference(model, loader, self._logps_on_device, self.accelerator)
             else:
                 cached = ref_cache.compute_reference(model, loader, self._logps_on_device, self.accelerator)
-            if self.accelerator.is_main_process:
+            if path is not None and self.accelerator.is_main_process:
                 ref_cache.save_cached(path, hashes, *cached)
             self.accelerator.wait_for_everyone()
             self.reference_seconds = time.perf_counter() - start

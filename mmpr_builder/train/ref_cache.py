@@ -4,7 +4,8 @@ MPO's reference model is the policy before training, so its summed response
 log-probs are fixed numbers per pair. Computing them once (one no-grad
 forward per pair, rows with images included) lets training hold one model
 instead of two. The cache file is
-``<cache_dir>/<key>.parquet`` with columns ``row_hash``, ``ref_chosen_logps``,
+``<cache_dir>/<key>.parquet`` (``cache_dir`` is ``MPOConfig.ref_cache_dir``, which
+``mmpr train`` defaults to ``$MMPR_CACHE/ref_logps``) with columns ``row_hash``, ``ref_chosen_logps``,
 ``ref_rejected_logps`` (float64, one row per pair, in dataset order), where
 ``key`` hashes
 
@@ -35,13 +36,6 @@ from mmpr_builder.errors import MmprError
 
 CACHE_VERSION = "1"
 _SAMPLES_PER_TENSOR = 64
-
-
-def default_cache_dir() -> Path:
-    """``$MMPR_CACHE/ref_logps`` (default ``~/.cache/mmpr/ref_logps``)."""
-    from mmpr_builder.models.embedded import cache_dir
-
-    return cache_dir() / "ref_logps"
 
 
 def model_fingerprint(model: torch.nn.Module) -> str:

@@ -110,43 +110,48 @@ def apply_lora(model: torch.nn.Module, config: MPOConfig) -> torch.nn.Module:
     return get_peft_model(model, lora)
 
 
-def run_mpo(data: str | Path, config: MPOConfig, model: str | None = None,
-            resume_from_checkpoint: str | bool | None = None) -> dict[str, Any]:
+def run_mpo(data: str | Path, config: MPOConfig, model: str, *, model_name: str | None = None,
+            trust_remote_code: bool = False, resume_from_checkpoint: str | bool | None = None) -> dict[str, Any]:
     """Train ``model`` with MPO on the pair shards in ``data``; outputs go to ``config.output_dir``.
+
+    The caller resolves the model (``mmpr train`` turns an alias into a folder or
+    Hub id with :func:`mmpr_builder.models.aliases.resolve_model`) and the
+    reference cache folder (``config.ref_cache_dir``).
 
     Args:
         data: a shard file or a folder (``mmpr build`` output or Parquet files).
         config: training arguments; ``config.output_dir`` is the output folder.
-        model: alias, Hub id or folder (``None``: the embedded model).
+        model: local folder or Hub id of the model to train.
+        model_name: the name recorded in the summary (default: ``model``).
+        trust_remote_code: the model needs its own modelling code (or'ed with
+            ``config.trust_remote_code``).
         resume_from_checkpoint: a checkpoint folder, or True for the last one in the output folder.
     Returns:
         The summary written to ``train_summary.json``.
     Raises:
         ConfigError, ModelError: bad data, config or model (before any training).
     """
-    from mmpr_builder.models.aliases import resolve_model
     from mmpr_builder.train.data import load_pairs, prepare_pairs
     from mmpr_builder.train.mpo_trainer import MPOTrainer
 
-    spec = resolve_model(model)
-    trust = config.trust_remote_code or spec.trust_remote_code
-    processor = load_processor(spec.path, trust)
+    trust = config.trust_remote_code or trust_remote_code
+    processor = load_processor(model, trust)
     pairs = load_pairs(data)
     prepared, report = prepare_pairs(pairs, processor, config.max_length, config.dataset_num_proc)
     logger.info(report.message(config.max_length))
     dtype = resolve_dtype(config)
-    policy = load_model(spec.path, dtype, trust)
+    policy = load_model(model, dtype, trust)
     ref_model = None
     if config.use_lora:
         policy = apply_lora(policy, config)
     elif config.ref_online:
-        ref_model = load_model(spec.path, dtype, trust)
+        ref_model = load_model(model, dtype, trust)
     trainer = MPOTrainer(policy, config, prepared, processor, ref_model=ref_model)
     result = trainer.train(resume_from_checkpoint=resume_from_checkpoint)
     trainer.save_model(config.output_dir)
     trainer.save_mpo_state(config.output_dir)
     summary = {
-        "model": spec.name, "model_path": spec.path, "data": str(data), "pairs": report.to_dict(),
+        "model": model_name or model, "model_path": model, "data": str(data), "pairs": report.to_dict(),
         "global_step": result.global_step, "train_loss": result.training_loss, "metrics": result.metrics,
         "pairs_per_second": result.metrics.get("train_samples_per_second"),
         "ref_cache_file": str(trainer.ref_cache_file) if trainer.ref_cache_file else None,

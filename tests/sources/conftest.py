@@ -41,8 +41,7 @@ def sample_data() -> Path:
 
 @pytest.fixture
 def tabmwp_dir() -> Path:
-    """The TabMWP sample in shared/data/tabmwp beside the repository; skips when absent."""
-    path = REPO_ROOT.parent / "shared/data/tabmwp"
-    if not (path / "problems.json").is_file():
-        pytest.skip(f"TabMWP sample not found at {path} (expected in shared/data/tabmwp beside the repository)")
-    return path
+    """The TabMWP sample in shared/data/tabmwp beside the repository; the test fails (not skips) when absent."""
+    from testlib import require_tabmwp
+
+    return require_tabmwp()

@@ -93,11 +93,10 @@ def test_loss_weights_none_means_one_each():
     assert check_loss_config(["sigmoid", "sft"], None) == (["sigmoid", "sft"], [1.0, 1.0])
 
 
-# ----- cases from ../shared/cases/known_failures.jsonl (area mpo-loss) -----
+# ----- cases from tests/data/known_failures.jsonl (area mpo-loss) -----
 CASES = {c["id"]: c for c in known_failures("mpo-loss")}
 
 
-@pytest.mark.skipif("mpo-weighted-sum" not in CASES, reason="shared case file absent")
 def test_case_mpo_weighted_sum():
     case = CASES["mpo-weighted-sum"]
     types, weights = check_loss_config(case["input"]["loss_type"], case["input"]["loss_weights"])
@@ -108,7 +107,6 @@ def test_case_mpo_weighted_sum():
         check_loss_config(types, weights[:2])
 
 
-@pytest.mark.skipif("bco-grad-accum-baseline" not in CASES, reason="shared case file absent")
 def test_case_bco_baseline_is_updated_once_per_step():
     case = CASES["bco-grad-accum-baseline"]
     baseline = RewardBaseline()  # "running_mean_state": "empty"
@@ -169,7 +167,6 @@ def _random_batch(lengths: list[int], prompt: int = 3, seed: int = 0):
 @pytest.mark.parametrize("loss_type, loss_weights", [
     (["sigmoid"], [1.0]), (["bco_pair"], [1.0]), (["sigmoid", "bco_pair", "sft"], [0.8, 0.2, 1.0])])
 def test_matches_trl_on_same_logps(loss_type, loss_weights):
-    pytest.importorskip("trl")
     # batch of 1 pair for sft (TRL averages sft over all chosen tokens of the batch, we per pair first)
     for lengths in ([5, 7], [4, 6, 4, 9, 3, 3, 2, 5] if "sft" not in loss_type else [6, 2]):
         per_token, mask, pi_c, pi_r, ref_c, ref_r, n_c = _random_batch(lengths)
@@ -179,7 +176,6 @@ def test_matches_trl_on_same_logps(loss_type, loss_weights):
 
 
 def test_sft_differs_from_trl_only_in_batch_averaging():
-    pytest.importorskip("trl")
     per_token, mask, pi_c, pi_r, ref_c, ref_r, n_c = _random_batch([2, 8, 5, 5])  # chosen lengths 2 and 8
     trl = _trl_loss(per_token, mask, ref_c, ref_r, ["sft"], [1.0]).item()
     ours = mpo_loss(pi_c, pi_r, ref_c, ref_r, n_c, loss_type=["sft"], loss_weights=[1.0]).loss.item()

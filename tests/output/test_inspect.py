@@ -5,20 +5,17 @@ from __future__ import annotations
 import json
 
 import pytest
-import typer
 from fake_rows import FINGERPRINT, make_rows, plan, stats_for
 from typer.testing import CliRunner
 
 from mmpr_builder.errors import OutputError
-from mmpr_builder.inspect_cmd import inspect_command
-from mmpr_builder.writer import ShardWriter
+from mmpr_builder.output.writer import ShardWriter
 
 
 @pytest.fixture
 def app():
-    app = typer.Typer()
-    app.command("inspect")(inspect_command)
-    app.command("noop")(lambda: None)  # two commands, as in the real CLI
+    from mmpr_builder.cli import app
+
     return app
 
 

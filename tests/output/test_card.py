@@ -6,10 +6,10 @@ import pytest
 import yaml
 from fake_rows import FINGERPRINT, make_rows, plan, stats_for
 
-from mmpr_builder.card import render_card, size_category, write_card
+from mmpr_builder.output.card import render_card, size_category, write_card
 from mmpr_builder.errors import ConfigError
 from mmpr_builder.schema import pair_features
-from mmpr_builder.writer import ShardWriter
+from mmpr_builder.output.writer import ShardWriter
 
 RUN_INFO = {"model": "org/tiny-vlm", "recipe": "vqa-mix", "recipe_version": 2, "sampling": {"n": 4, "temperature": 1.0},
             "seed": 7, "mmpr_version": "0.1.0", "license": "apache-2.0"}

@@ -10,7 +10,7 @@ Layout of an output folder (all paths relative to it)::
                                (id, stats, rows, Arrow bytes) and the bad input rows it records
     manifest.json              the commit point: run fingerprint, the commits, the finished shards
     errors.jsonl               bad input rows, one JSON object a line (derived, rebuilt)
-    README.md                  the dataset card (see :mod:`mmpr_builder.card`)
+    README.md                  the dataset card (see :mod:`mmpr_builder.output.card`)
 
 A commit is a checkpoint (``ShardWriter.checkpoint``: the pipeline makes one after each
 chunk) or a shard close. A checkpoint writes, in order: the part file of the rows added
@@ -22,8 +22,8 @@ takes its parts off it, then deletes the parts. Only what ``manifest.json`` list
 for a resume; anything else is a leftover from a crash and is removed, so a crash at any
 moment loses at most the items added since the last commit.
 
-This module reads and writes these files; :class:`mmpr_builder.writer.ShardWriter`
-drives the protocol and :mod:`mmpr_builder.output_state` checks a folder.
+This module reads and writes these files; :class:`mmpr_builder.output.writer.ShardWriter`
+drives the protocol and :mod:`mmpr_builder.output.state` checks a folder.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import OutputError
+from ..errors import OutputError
 
 MANIFEST_NAME = "manifest.json"
 ERRORS_NAME = "errors.jsonl"

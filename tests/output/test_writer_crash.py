@@ -11,10 +11,11 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 from fake_rows import FINGERPRINT, make_rows, plan, stats_for
+from testlib import REPO_ROOT
 
-import mmpr_builder.writer as writer_mod
-from mmpr_builder.shard_rows import OpenShard
-from mmpr_builder.writer import ShardWriter
+import mmpr_builder.output.writer as writer_mod
+from mmpr_builder.output.shard_rows import OpenShard
+from mmpr_builder.output.writer import ShardWriter
 
 ITEMS = plan(40)
 KW = {"max_shard_rows": 12, "row_group_rows": 4}
@@ -150,12 +151,17 @@ def test_writer_refuses_use_after_a_failed_write(tmp_path, monkeypatch):
         w.add_item("late", [], {})
 
 
+def child_env() -> dict[str, str]:
+    """The environment of a child process: this checkout's package and the shared test helpers (tests/)."""
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), str(REPO_ROOT / "tests")])}
+
+
 CHILD = r"""
 import os, signal, sys
 from pathlib import Path
 sys.path.insert(0, sys.argv[1])
-import mmpr_builder.writer as W
-from mmpr_builder.shard_rows import OpenShard
+import mmpr_builder.output.writer as W
+from mmpr_builder.output.shard_rows import OpenShard
 from test_writer_crash import FINGERPRINT, KW, feed
 out, owner, name, at = Path(sys.argv[2]), sys.argv[3], sys.argv[4], int(sys.argv[5])
 target = OpenShard if owner == "class" else W
@@ -177,7 +183,7 @@ w.close()
 def test_sigkill_then_rerun_matches_uninterrupted_run(tmp_path, reference, owner, name, at):
     """SIGKILL (no cleanup, unflushed buffers) in the middle of a shard, before a rename, before a manifest update."""
     out = tmp_path / "out"
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    env = child_env()
     proc = subprocess.run([sys.executable, "-c", CHILD, str(Path(__file__).parent), str(out), owner, name, str(at)],
                           env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == -signal.SIGKILL, proc.stderr
@@ -314,7 +320,7 @@ os.kill(os.getpid(), signal.SIGKILL)
 
 def test_sigkill_between_checkpoints_loses_only_the_items_since_the_last_one(tmp_path, reference_one_shard):
     out = tmp_path / "out"
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    env = child_env()
     proc = subprocess.run([sys.executable, "-c", CKPT_CHILD, str(Path(__file__).parent), str(out)],
                           env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == -signal.SIGKILL, proc.stderr

@@ -15,8 +15,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
-from .items import ItemOutcome
+from ..errors import ConfigError
+from ..items import ItemOutcome
 from .manifest import CARD_NAME, ERRORS_NAME, atomic_write_bytes, read_manifest
 
 #: keys ``run_info`` may have (all optional)
@@ -41,7 +41,7 @@ def render_card(*, outcomes: list[ItemOutcome], run_info: dict, errors: dict[str
     """The card text (front matter + markdown); deterministic for the same arguments.
 
     Args:
-        outcomes: the committed items, aggregated by :func:`mmpr_builder.summary.summarize`.
+        outcomes: the committed items, aggregated by :func:`mmpr_builder.output.summary.summarize`.
         run_info: keys from :data:`RUN_INFO_KEYS`; ``sampling`` is a dict of sampling parameters.
         errors: skipped input rows per cause.
         num_rows / num_bytes / num_shards: totals of the shards (default: pairs from ``stats``).
@@ -53,7 +53,7 @@ def render_card(*, outcomes: list[ItemOutcome], run_info: dict, errors: dict[str
     from datasets.info import DatasetInfosDict
     from huggingface_hub import DatasetCardData
 
-    from .schema import pair_features
+    from ..schema import pair_features
     from .summary import summarize
 
     unknown = sorted(set(run_info) - set(RUN_INFO_KEYS))

@@ -1,6 +1,6 @@
 """Pair rows -> one checked Arrow table per item, images embedded; the shard being filled.
 
-Used by :class:`mmpr_builder.writer.ShardWriter`. :func:`encode_rows` is pure apart
+Used by :class:`mmpr_builder.output.writer.ShardWriter`. :func:`encode_rows` is pure apart
 from reading image files that are given by path; :class:`OpenShard` writes the files
 of the shard being filled.
 """
@@ -10,9 +10,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .errors import OutputError
+from ..errors import OutputError
+from ..schema import METHODS, pair_features
 from .manifest import ensure_dir, temp_path
-from .schema import METHODS, pair_features
 
 #: columns with Parquet min/max statistics (small scalars; the long texts and images get none)
 STAT_COLUMNS = ["id", "item_id", "source", "method", "chosen_num_tokens", "rejected_num_tokens",
@@ -39,7 +39,7 @@ def encode_rows(item_id: str, rows: list[dict], schema):
     """
     import pyarrow as pa
 
-    from .items import ImageData
+    from ..items import ImageData
 
     features = pair_features()
     image_feature = features["images"].feature

@@ -1,7 +1,7 @@
-"""``mmpr inspect DIR``: the statistics of an output folder, as text or JSON.
+"""The statistics of an output folder (``mmpr inspect DIR``), as a dict or as text.
 
-The CLI registers :func:`inspect_command` (``app.command("inspect")(inspect_command)``);
-:func:`inspect_output` is the library call behind it. Nothing on disk is changed.
+:func:`inspect_output` is the library call behind the ``mmpr inspect`` command
+(:mod:`mmpr_builder.cli`); :func:`format_summary` renders its result. Nothing on disk is changed.
 """
 
 from __future__ import annotations
@@ -9,12 +9,10 @@ from __future__ import annotations
 import json
 from collections import Counter
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-import typer
-
-from .items import ItemOutcome
-from .output_state import read_state
+from ..items import ItemOutcome
+from .state import read_state
 
 _RUN_ONLY = ("generated_tokens", "tokens_per_second", "wall_seconds")  # throughput of one invocation
 
@@ -23,7 +21,7 @@ def inspect_output(out_dir: Path, *, verify_checksums: bool = False) -> dict[str
     """Read an output folder and summarize its committed items.
 
     Returns:
-        :func:`mmpr_builder.summary.summarize` of the committed item stats, those of a
+        :func:`mmpr_builder.output.summary.summarize` of the committed item stats, those of a
         build still running or stopped included (without the throughput fields), plus
         ``run_fingerprint``, ``shards`` (``{"count", "rows", "bytes", "open_rows"}``: the
         finished shards, and the rows committed to the shard being filled) and ``problems``:
@@ -94,11 +92,3 @@ def format_summary(s: dict[str, Any]) -> str:
     lines += [f"  problem (redone on resume): {p}" for p in s["problems"]]
     return "\n".join(lines)
 
-
-def inspect_command(
-    out_dir: Annotated[Path, typer.Argument(help="Output folder of `mmpr build`.", exists=True, file_okay=False)],
-    json_: Annotated[bool, typer.Option("--json", help="Print the statistics as JSON.")] = False,
-) -> None:
-    """Print the statistics of an output folder (items, accuracy per source, pairs by method, lengths)."""
-    summary = inspect_output(out_dir)
-    typer.echo(json.dumps(summary, indent=2, sort_keys=True) if json_ else format_summary(summary))

@@ -11,10 +11,10 @@ from testlib import known_failures
 from fake_hub import FakeHub
 from fake_rows import FINGERPRINT, make_rows, stats_for
 
-from mmpr_builder.card import write_card
+from mmpr_builder.output.card import write_card
 from mmpr_builder.errors import OutputError
-from mmpr_builder.hub import HubPusher
-from mmpr_builder.writer import ShardWriter
+from mmpr_builder.output.hub import HubPusher
+from mmpr_builder.output.writer import ShardWriter
 
 TOKEN = "hf_TESTtokenDoNotLeak0123456789abcdef"
 REPO = "mmpr-test/pairs"

@@ -7,7 +7,7 @@ against :func:`mmpr_builder.schema.pair_features`, and writes them to
 Shards roll at a size (default 500 MB) or a row count and are written under a
 temporary name, renamed when complete.
 
-Commits (see :mod:`mmpr_builder.manifest` for the files and their order) happen at
+Commits (see :mod:`mmpr_builder.output.manifest` for the files and their order) happen at
 each :meth:`ShardWriter.checkpoint` (the pipeline calls it after every chunk: the rows
 since the last commit go to a part file) and at each shard close (the parts are then
 replaced by the finished shard). After a crash or SIGKILL at any moment, a new writer
@@ -16,7 +16,7 @@ and refills the open shard from its parts, so the pipeline redoes only items not
 :attr:`ShardWriter.done_items`: a crash costs the items added since the last commit.
 
 Determinism: shard boundaries and bytes depend only on the sequence of rows (rows, row
-groups, and the size estimate of :class:`~mmpr_builder.shard_rows.OpenShard`), never on
+groups, and the size estimate of :class:`~mmpr_builder.output.shard_rows.OpenShard`), never on
 where checkpoints fell or whether the run was resumed, so the same items in the same
 order give byte-identical shards.
 """
@@ -30,8 +30,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import ConfigError, OutputError
-from .items import ItemOutcome
+from ..errors import ConfigError, OutputError
+from ..items import ItemOutcome
+from ..schema import SCHEMA_VERSION, pair_features
 from .manifest import (
     CARD_NAME,
     ERRORS_NAME,
@@ -52,9 +53,8 @@ from .manifest import (
     write_errors_file,
     write_manifest,
 )
-from .output_state import first_foreign, stray_files, usable_manifest
-from .schema import SCHEMA_VERSION, pair_features
 from .shard_rows import OpenShard, encode_rows, row_bytes
+from .state import first_foreign, stray_files, usable_manifest
 
 logger = logging.getLogger(__name__)
 
@@ -263,7 +263,7 @@ class ShardWriter:
                 ``{"bytes", "path"}`` dicts, ``ImageData``, PIL images, bytes or file paths
                 (bytes are always embedded; local paths are reduced to their file name).
             stats: the item's statistics, any JSON-safe dict (stored as given; see
-                :func:`mmpr_builder.summary.summarize` for the keys the summary and card read).
+                :func:`mmpr_builder.output.summary.summarize` for the keys the summary and card read).
 
         Raises:
             OutputError: the item was already added or committed, a row does not match the

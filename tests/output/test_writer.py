@@ -12,7 +12,7 @@ from fake_rows import FINGERPRINT, IMAGES, make_rows, plan, png, stats_for
 
 from mmpr_builder.errors import ConfigError, OutputError
 from mmpr_builder.items import ImageData
-from mmpr_builder.writer import ShardWriter
+from mmpr_builder.output.writer import ShardWriter
 
 IMAGE_CASES = {c["id"]: c for c in known_failures("parquet-images")}
 

@@ -9,9 +9,9 @@ import pytest
 from fake_rows import FINGERPRINT, make_rows
 
 from mmpr_builder.errors import OutputError
-from mmpr_builder.manifest import Manifest, atomic_write_bytes, fingerprint_diff, read_manifest
-from mmpr_builder.output_state import read_state, stray_files
-from mmpr_builder.writer import ShardWriter
+from mmpr_builder.output.manifest import Manifest, atomic_write_bytes, fingerprint_diff, read_manifest
+from mmpr_builder.output.state import read_state, stray_files
+from mmpr_builder.output.writer import ShardWriter
 
 
 def test_atomic_write_keeps_old_content_when_replace_fails(tmp_path, monkeypatch):

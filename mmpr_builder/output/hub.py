@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from .errors import OutputError
+from ..errors import OutputError
 from .manifest import CARD_NAME, SHARD_RE
 from .writer import ShardInfo
 

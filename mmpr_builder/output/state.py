@@ -1,7 +1,7 @@
 """Checking an output folder: what a resume keeps, which files are leftovers, what ``mmpr inspect`` reports.
 
-Reads the files described in :mod:`mmpr_builder.manifest`; only
-:class:`mmpr_builder.writer.ShardWriter` changes them.
+Reads the files described in :mod:`mmpr_builder.output.manifest`; only
+:class:`mmpr_builder.output.writer.ShardWriter` changes them.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import OutputError
+from ..errors import OutputError
 from .manifest import (
     COMMIT_RE,
     COMMITS_DIR,
