@@ -44,6 +44,7 @@ Everything here is pure (regexes over the given strings; no I/O).
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from mmpr_builder.labelers.extract import Extraction, clean_answer
 from mmpr_builder.labelers.hygiene import repetition_share
@@ -57,7 +58,9 @@ LOOP_TAIL_CHARS = 1500
 _TRAILING_SENTENCES = 3  # the answer sentence must be among the last three
 
 # --- sentences ----------------------------------------------------------------
-_MATH_SPAN_RE = re.compile(r"\$\$.+?\$\$|\$[^$]+\$|\\\(.+?\\\)|\\\[.+?\\\]", re.DOTALL)
+_MATH_SPAN_RE = re.compile(r"\$\$.+?\$\$|\$(?:[^$\n]|\n(?!\s*\n))+\$|\\\(.+?\\\)|\\\[.+?\\\]", re.DOTALL)
+# "$1000 invested", "costs $80." : a currency sign, not a math delimiter
+_CURRENCY_WORD_RE = re.compile(r"(?<![\\$\w])\$(?=\d[\d,]*(?:\.\d+)?(?:\s+[A-Za-z]|[,.;:!?]?(?:\s|$)))")
 _SPLIT_RE = re.compile(r"(?<=[.!?])[*_)\"”]*\s+(?=\S)|\n\s*\n|\n(?=\s*(?:[-*+]\s|\d+[.)]\s|#))")
 _ABBREV_END_RE = re.compile(r"(?:\b(?:e\.g|i\.e|etc|vs|approx|cf|Fig|Eq|No)\.|\b[A-Z]\.)$")
 
@@ -95,13 +98,14 @@ _END_OK_RE = re.compile(r"(?:[.!?。)\]}$*_`\"'”’]|\\\)|\\\])\s*$")
 
 
 def _cut_off(text: str) -> str | None:
-    """Why ``text`` looks cut off (unclosed math, no sentence end), or None."""
+    """Why ``text`` looks cut off (unclosed math or brace in its last paragraph, no sentence end), or None."""
     t = text.rstrip()
-    if len(re.findall(r"(?<!\\)\$", t)) % 2:
+    last = re.split(r"\n\s*\n", t)[-1]
+    if len(re.findall(r"(?<!\\)\$", last)) % 2:
         return "unclosed $"
-    if t.count("\\(") > t.count("\\)") or t.count("\\[") > t.count("\\]"):
+    if last.count("\\(") > last.count("\\)") or last.count("\\[") > last.count("\\]"):
         return "unclosed math"
-    if t.count("{") > t.count("}"):
+    if last.count("{") > last.count("}"):
         return "unclosed brace"
     if not _END_OK_RE.search(t):
         return "no sentence end"
@@ -114,8 +118,64 @@ _HEDGE_RE = re.compile(
     r"|can(?:no|')t\s+(?:be\s+)?(?:sure|determine|decide)|hard\s+to\s+say|not\s+clear)\b",
     re.IGNORECASE,
 )
+_OR_RE = re.compile(r"(?:\$[^$]+\$|\d\S*|\([A-Z]\))\s*,?\s+or\s+(?!equivalently|in\s+other|simply|just)(?:\$|\d|[a-z]\s*=|\([A-Z]\))",
+                    re.IGNORECASE)
 
-# --- conclusion sentences -----------------------------------------------------
+# --- the question -------------------------------------------------------------------
+_STOP = {"does", "there", "exist", "exists", "which", "their", "these", "those", "with", "that", "this", "from",
+         "have", "what", "when", "where", "such", "each", "every", "some", "than", "then", "they", "will", "would",
+         "could", "should", "into", "your", "answer", "prove", "show", "justify", "explain", "find", "many",
+         "much", "value", "values", "number", "compute", "determine", "calculate", "evaluate", "given", "after",
+         "before", "only", "also", "both", "same", "other", "being", "make", "made", "possible", "true", "false"}
+_QNUM_RE = re.compile(r"(?<![\w^_{.\\])\d[\d,]*(?:\.\d+)?(?![\w^]|\.\d)")
+_WORD_RE = re.compile(r"[A-Za-z]{4,}")
+
+
+@dataclass(frozen=True)
+class _Question:
+    numbers: frozenset[str] = frozenset()  # standalone numbers (not exponents, subscripts or coefficients)
+    all_numbers: frozenset[str] = frozenset()  # every digit run (for sentences that are not the answer's)
+    spans: frozenset[str] = frozenset()  # math spans, spaces removed
+    stems: frozenset[str] = frozenset()  # content words, first 5 letters
+    noun: str | None = None  # "how many X": stem of X
+    negated: bool = False  # "Is it not true ...", "Isn't ...": claim polarity is ambiguous
+    equation: bool = False  # asks for an equation: keep both sides
+    subject: str | None = None  # "how many X does Bob have": bob
+
+
+def _question(q: str | None) -> _Question:
+    if not q:
+        return _Question()
+    noun = re.search(r"\bhow\s+many\s+(?:(?:different|distinct|positive|possible|integer|more|whole)\s+)*([a-z]+)",
+                     q, re.IGNORECASE)
+    subject = re.search(r"\b[Hh]ow\s+many\s+\w+\s+(?:\w+\s+)?(?:does|do|did|will|can|would)\s+([A-Z]\w+)", q)
+    return _Question(
+        frozenset(_norm_num(n) for n in _QNUM_RE.findall(q)),
+        frozenset(_norm_num(n) for n in re.findall(r"\d[\d,]*(?:\.\d+)?", q)),
+        frozenset(_squash(m.group(0).strip("$")) for m in _MATH_SPAN_RE.finditer(q)),
+        frozenset(w.lower()[:5] for w in _WORD_RE.findall(q) if w.lower() not in _STOP),
+        noun.group(1).lower().rstrip("s")[:6] if noun else None,
+        re.search(r"\bnot\b|n['’]t\b|\bnever\b", q, re.IGNORECASE) is not None,
+        re.search(r"\bequations?\b", q, re.IGNORECASE) is not None,
+        subject.group(1).lower() if subject else None,
+    )
+
+
+def _squash(s: str) -> str:
+    return re.sub(r"\s+|\\[,;!]", "", s)
+
+
+def _norm_num(s: str) -> str:
+    s = s.replace(",", "").lstrip("-")
+    return s.rstrip("0").rstrip(".") if "." in s else s
+
+
+def _related(sent: str, q: _Question) -> bool:
+    """The sentence is about the question: it shares a content word with it."""
+    return bool(q.stems & {w.lower()[:5] for w in _WORD_RE.findall(sent)})
+
+
+# --- the answer sentence ------------------------------------------------------------
 _CUE_RE = re.compile(
     r"^[*_#>\s]*(?:\*\*)?(?:therefore|thus|hence|so|consequently|accordingly|in\s+conclusion|to\s+conclude"
     r"|in\s+summary|to\s+summari[sz]e|in\s+total|altogether|all\s+in\s+all|overall|finally|as\s+a\s+result"
@@ -123,75 +183,57 @@ _CUE_RE = re.compile(
     r"|putting\s+(?:it|this|these|everything)?\s*(?:all\s+)?together|conclusion|result)\b[\s,:*]*(?:that\s+)?",
     re.IGNORECASE,
 )
-
-
 _MID_CUE_RE = re.compile(r"\b(?:therefore|thus|hence|consequently)\b", re.IGNORECASE)
 
 
-def _question_noun(question: str | None) -> str | None:
-    """Counted noun of a "how many X" question (stem of X), or None."""
-    if not question:
-        return None
-    m = re.search(r"\bhow\s+many\s+(?:different\s+|distinct\s+|positive\s+|possible\s+|integer\s+)*([a-z]+)",
-                  question, re.IGNORECASE)
-    return m.group(1).lower().rstrip("s")[:6] if m else None
+def _cue_stripped(sent: str) -> str | None:
+    m = _CUE_RE.match(sent)
+    if m and m.end() < len(sent):
+        return sent[m.end():]
+    return sent if _MID_CUE_RE.search(sent) else None  # "It is therefore not possible ..."
 
 
-def _question_topic(question: str | None) -> str | None:
-    """Asked quantity of "what is/find/compute the X" (stem), or None."""
-    if not question:
-        return None
-    m = re.search(r"\b(?:what\s+is|find|compute|determine|calculate|evaluate)\s+the\s+(?:value\s+of\s+the\s+)?"
-                  r"(?:(?:exact|total|minimum|maximum|smallest|largest|least|greatest|final|positive)\s+)*([a-z]+)",
-                  question, re.IGNORECASE)
-    return m.group(1).lower().rstrip("s")[:6] if m else None
+_SHORT_FINAL_RE = re.compile(r"^(?:there\s+(?:are|is)\b|[^.]{0,80}\b(?:is|are|equals)\s+\S+[^.]{0,30}[.!]?$)", re.IGNORECASE)
 
 
-def _answers_question(sent: str, question: str | None) -> bool:
-    noun, topic = _question_noun(question), _question_topic(question)
-    low = sent.lower()
-    if noun and re.search(r"(?:\d|\$)\S*\s+(?:\w+\s+)?" + re.escape(noun), low):
-        return True
-    return bool(topic and topic not in ("value", "number") and re.search(
-        r"\b" + re.escape(topic) + r"\w*\b.*\b(?:is|equals|=)\b", low))
-
-
-def _answer_sentence(sents: list[str], question: str | None) -> tuple[int, str] | None:
-    """Index and text of the answer sentence (rule 3), cue stripped; None if there is none."""
-    first = max(0, len(sents) - _TRAILING_SENTENCES)
-    for i in range(len(sents) - 1, first - 1, -1):
-        m = _CUE_RE.match(sents[i])
-        if m and m.end() < len(sents[i]):
-            return i, sents[i][m.end():]
-        if _MID_CUE_RE.search(sents[i]):  # "It is therefore not possible ..."
-            return i, sents[i]
-    for i in range(len(sents) - 1, first - 1, -1):
-        if _answers_question(sents[i], question):
-            return i, sents[i]
+def _answer_sentence(sents: list[str], q: _Question, has_value) -> tuple[int, str] | None:
+    """Index and text (cue stripped) of the answer sentence (rule 3), or None."""
+    last = len(sents) - 1
+    cue = _cue_stripped(sents[last])
+    if cue is not None:
+        return last, cue
+    if (_related(sents[last], q) or _SHORT_FINAL_RE.match(sents[last])) and has_value(sents[last]):
+        return last, sents[last]
+    for i in range(last - 1, max(-1, last - _TRAILING_SENTENCES), -1):
+        cue = _cue_stripped(sents[i])
+        if cue is not None:
+            return i, cue
     return None
 
 
 # --- candidate values ---------------------------------------------------------
-_ATOM = (r"(?:\d{1,3}(?:,\d{3})+(?!\d)|\d+(?:\.\d+)?(?![a-zA-Z]{2})|(?<![a-zA-Z])[a-zA-Z](?![a-zA-Z'’])"
+_ATOM = (r"(?:\d{1,3}(?:,\d{3})+(?!\d)|\d+(?:\.\d+)?(?!\d|\.\d|[a-zA-Z]{2})|(?<![a-zA-Z])[a-zA-Z](?![a-zA-Z'’])"
          r"|(?:sqrt|log|ln|sin|cos|tan|exp|C|P|binom)\([^()]{1,30}\)|\([^()]{1,30}\))")
 _TERM = r"%s(?:%s)*(?:!|\^%s)*" % (_ATOM, _ATOM, _ATOM)
-_PLAIN_EXPR_RE = re.compile(r"(?<![\w\\^_])-?%s(?:\s*[-+*/=^]\s*-?%s)*\s*%%?" % (_TERM, _TERM))
+_PLAIN_EXPR_RE = re.compile(r"(?<![\w\\^_])-?%s(?:\s*[-+*/=^]\s*-?%s)*(?:\s*%%)?" % (_TERM, _TERM))
 _RELATION_RE = re.compile(r"\\[lg]eq?\b|\\neq|[<>≤≥≠]|\\[lg]t\b")
+_NOT_VALUE_RE = re.compile(r"\\to\b|\\rightarrow|\\mapsto|\\lim")
 _NUMBER_WORDS = {w: str(i) for i, w in enumerate(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
     "seventeen eighteen nineteen twenty".split())}
+_FRAMED_RE = re.compile(r"(?:\b(?:is|are|was|were|be|equals?|equal\s+to|has|have|gives?|gets?|obtain|becomes?"
+                        r"|comes\s+out\s+(?:as|to)|turns\s+out\s+to\s+be)|[=:])\s*\$?$",
+                        re.IGNORECASE)
 
 
-def _question_numbers(question: str | None) -> set[str]:
-    """Numbers written in the question, normalised (``1,000`` -> ``1000``, ``3.50`` -> ``3.5``)."""
-    if not question:
-        return set()
-    return {_norm_num(n) for n in re.findall(r"\d[\d,]*(?:\.\d+)?", question)}
-
-
-def _norm_num(s: str) -> str:
-    s = s.replace(",", "").lstrip("-")
-    return s.rstrip("0").rstrip(".") if "." in s else s
+@dataclass(frozen=True)
+class _Cand:
+    start: int
+    end: int
+    value: str
+    restated: bool  # restated from the question (rule 5)
+    word: bool = False  # a number word ("twelve"): used only when nothing else is there
+    framed: bool = False  # stated as a result: after "is"/"equals"/"=", or the last side of an equation
 
 
 def _value_of(span: str, keep_equation: bool) -> str:
@@ -204,55 +246,75 @@ def _value_of(span: str, keep_equation: bool) -> str:
     return sides[-1] if sides[-1] else s
 
 
-def _restated(value: str, qnums: set[str]) -> bool:
-    """A candidate is restated from the question when it is a bare number (or ``$5$``) the question has."""
-    v = value.strip("$ ")
-    return bool(re.fullmatch(r"-?\d[\d,]*(?:\.\d+)?", v)) and _norm_num(v) in qnums
+def _bare_restated(value: str, nums: frozenset[str]) -> bool:
+    v = value.strip("$ ").rstrip("%").strip()
+    return bool(re.fullmatch(r"-?\d[\d,]*(?:\.\d+)?", v)) and _norm_num(v) in nums
 
 
-def _candidates(sent: str, numeric: bool, qnums: set[str], keep_equation: bool) -> list[tuple[int, int, str]]:
-    """Every candidate value in ``sent`` (rule 5) as (start, end, value), restated numbers dropped."""
-    found: list[tuple[int, int, str]] = []
+def _candidates(sent: str, numeric: bool, q: _Question, loose: bool = False) -> list[_Cand]:
+    """Every candidate value in ``sent`` (rule 5), in order. ``loose``: any digit run of the
+    question counts as restated (for sentences other than the answer's)."""
+    qnums = q.all_numbers if loose else q.numbers
+    found: list[_Cand] = []
     taken = [False] * len(sent)
     for m in _MATH_SPAN_RE.finditer(sent):
+        taken[m.start():m.end()] = [True] * (m.end() - m.start())
         inner = m.group(0).strip("$").strip()
         inner = inner[2:-2].strip() if inner[:2] in ("\\(", "\\[") else inner
-        found.append((m.start(), m.end(), _value_of(inner, keep_equation)))
-        taken[m.start():m.end()] = [True] * (m.end() - m.start())
+        inner = re.sub(r"^\\displaystyle\s*", "", inner)
+        if _NOT_VALUE_RE.search(inner):
+            continue
+        value = _value_of(inner, q.equation)
+        found.append(_Cand(m.start(), m.end(), value, _squash(inner) in q.spans or _bare_restated(value, qnums),
+                           framed=value != inner.strip() or bool(_FRAMED_RE.search(sent[:m.start()]))))
     plain = "".join(" " if t else c for c, t in zip(sent, taken))
     for m in _PLAIN_EXPR_RE.finditer(plain):
         tok = m.group(0).strip()
         if not re.search(r"\d", tok) and not (numeric and re.search(r"[-+*/^]", tok) and len(tok) > 2):
             continue
-        found.append((m.start(), m.end(), _value_of(tok, keep_equation)))
+        nums = [_norm_num(n) for n in re.findall(r"\d[\d,]*(?:\.\d+)?", tok)]
+        restated = bool(nums) and all(n in qnums for n in nums) and not re.search(r"[a-zA-Z]", tok)
+        value = _value_of(tok, q.equation)
+        found.append(_Cand(m.start(), m.end(), value, restated,
+                           framed=value != tok or bool(_FRAMED_RE.search(plain[:m.start()]))))
     for m in re.finditer(r"\b(%s)\b" % "|".join(_NUMBER_WORDS), plain, re.IGNORECASE):
         if m.group(1).lower() != "one" or re.search(r"(?:exactly|only)\s+$", plain[:m.start()], re.IGNORECASE):
-            found.append((m.start(), m.end(), _NUMBER_WORDS[m.group(1).lower()]))
-    found.sort()
-    return [c for c in found if c[2] and not _restated(c[2], qnums)]
+            value = _NUMBER_WORDS[m.group(1).lower()]
+            found.append(_Cand(m.start(), m.end(), value, value in qnums, word=True))
+    found.sort(key=lambda c: c.start)
+    return [c for c in found if c.value]
 
 
-_LIST_RE = re.compile(
-    r"(?:\b(?:is|are|be)|=|:)\s+(?P<list>(?:\$[^$]+\$|-?[\w.^()/]+)(?:\s*,\s*(?:\$[^$]+\$|-?[\w.^()/]+))*,?\s+and\s+"
-    r"(?:\$[^$]+\$|-?[\w.^()/]+))", re.IGNORECASE)
-_OR_RE = re.compile(r"(?:\$[^$]+\$|\d\S*)\s*,?\s+or\s+(?!equivalently|in\s+other|simply|just)(?:\$|\d|x\s*=)", re.IGNORECASE)
+_ITEM = r"(?:\$[^$]+\$|\\\(.+?\\\)|-?[\w.^()/]+)"
+_LIST_RE = re.compile(r"%s(?:\s*,\s*%s)*,?\s+and\s+%s" % (_ITEM, _ITEM, _ITEM))
 
 
-def _choose(sent: str, cands: list[tuple[int, int, str]], question: str | None) -> tuple[str | None, str]:
+def _choose(sent: str, cands: list[_Cand], q: _Question) -> tuple[str | None, str]:
     """The single committed value of the answer sentence, or (None, why)."""
-    values = list(dict.fromkeys(v for _, _, v in cands))
+    digits = [c for c in cands if not c.word]
+    live = [c for c in digits if not c.restated] or [c for c in cands if c.word and not c.restated]
+    values = list(dict.fromkeys(c.value for c in live))
     if not values:
-        return None, "no value in the conclusion"
+        if len(digits) == 1 and digits[0].framed and not sent[digits[0].end:].strip(" .!$*"):
+            return digits[0].value, "the question's number, stated as the result ('is N.')"
+        return None, "no value in the conclusion (numbers restated from the question are not answers)"
     if len(values) == 1:
         return values[0], "the only value in the conclusion"
-    lst = _LIST_RE.search(sent)
-    if lst and all(lst.start("list") <= s and e <= lst.end("list") for s, e, _ in cands):
-        return ", ".join(values), "a list of values (set answer)"
-    noun = _question_noun(question)
-    if noun:
-        hits = {v for _, e, v in cands if re.match(r"\s+(?:[a-z-]+\s+)?" + re.escape(noun), sent[e:].lower())}
+    for m in _LIST_RE.finditer(sent):
+        if all(m.start() <= c.start and c.end <= m.end() for c in live):
+            items = [c.value for c in digits if m.start() <= c.start and c.end <= m.end()]
+            return ", ".join(dict.fromkeys(items)), "a list of values joined by 'and' (set answer)"
+    if q.noun:
+        hits = {c.value for c in live if re.match(r"\s+(?:[a-z-]+\s+)?" + re.escape(q.noun), sent[c.end:].lower())}
         if len(hits) == 1:
-            return hits.pop(), "the value counting the question's '%s'" % noun
+            return hits.pop(), "the value counting the question's '%s'" % q.noun
+    if q.subject:
+        hits = {c.value for c in live if q.subject in re.split(r",|;|\band\b", sent[:c.start].lower())[-1]}
+        if len(hits) == 1:
+            return hits.pop(), "the value stated for the question's subject '%s'" % q.subject
+    others = live[:-1]
+    if not any(_FRAMED_RE.search(sent[:c.start]) for c in others) and live[-1].value not in [c.value for c in others]:
+        return live[-1].value, "the last value; the others are not stated as results"
     return None, "several candidate values (%s)" % ", ".join(values[:4])
 
 
@@ -262,38 +324,50 @@ _NEG_RE = re.compile(
     r"\b(?:not|no|never|cannot|none|neither|nor|impossible|false|fails?|nonexistent|negative)\b|n['’]t\b",
     re.IGNORECASE,
 )
-_CLAIM_RE = re.compile(r"\b(?:possible|impossible|exists?|existence|true|false|can|cannot|always|holds?|affirmative|negative)\b|n['’]t\b",
-                       re.IGNORECASE)
-_STOP = {"does", "there", "exist", "which", "their", "these", "those", "with", "that", "this", "from", "have",
-         "what", "when", "where", "such", "each", "every", "some", "than", "then", "they", "will", "would",
-         "could", "should", "into", "your", "answer", "prove", "show", "justify", "explain"}
+_CLAIM_RE = re.compile(r"\b(?:possible|impossible|exists?|existence|true|false|can|cannot|always|holds?"
+                       r"|affirmative|negative)\b|n['’]t\b", re.IGNORECASE)
+_PREFIX_NEG_RE = re.compile(r"\b(?:ir|im|un|in|non-?)([a-z]{4,})", re.IGNORECASE)
 
 
 def claim_polarity(sent: str, question: str | None = None, *, need_topic: bool = True) -> tuple[str | None, str]:
-    """Read a yes/no claim (rule 6): ``("yes"|"no", how)`` or ``(None, why)``.
+    """Read a yes/no claim (rule 6 of the module doc).
 
     Args:
         sent: the answer sentence or an extracted answer ("91 is not a prime").
-        question: the question; a negated question makes the reading ambiguous.
+        question: the question; a negated one ("Is it not true ...") makes the
+            reading ambiguous; its words also turn "irrational" into a negation
+            of "rational".
         need_topic: require the sentence to be about the question (off for an
             explicit answer statement).
+
+    Returns:
+        ``("yes" | "no", how)`` or ``(None, why)``. Pure.
     """
     m = _YESNO_FIRST_RE.match(sent)
     if m:
         return m.group(1).lower(), "leading %s" % m.group(1).lower()
     if _HEDGE_RE.search(sent):
         return None, "hedged claim"
-    if question and _NEG_RE.search(question):
+    q = _question(question)
+    if q.negated:
         return None, "negated question: claim polarity is ambiguous"
-    if need_topic:
-        qwords = {w.lower()[:5] for w in re.findall(r"[A-Za-z]{4,}", question or "") if w.lower() not in _STOP}
-        swords = {w.lower()[:5] for w in re.findall(r"[A-Za-z]{4,}", sent)}
-        if not (qwords & swords) and not _CLAIM_RE.search(sent):
-            return None, "sentence makes no claim about the question"
+    if need_topic and not _related(sent, q) and not _CLAIM_RE.search(sent):
+        return None, "sentence makes no claim about the question"
     negs = len(_NEG_RE.findall(sent))
+    negs += sum(1 for w in _PREFIX_NEG_RE.finditer(sent)
+                if not _NEG_RE.fullmatch(w.group(0)) and w.group(1).lower()[:5] in q.stems)
     if negs >= 2:
         return None, "double negation"
     return ("no", "negative claim") if negs == 1 else ("yes", "affirmative claim")
+
+
+# --- multiple choice ----------------------------------------------------------------
+_OPTION_CLAIM_RE = re.compile(
+    r"(?:^|\b(?:option|choice)\s*|\s)\(?([A-H])\)?\s+(?:is|must\s+be|would\s+be)\s+(?:the\s+)?"
+    r"(?:correct|right|best)(?:\s+(?:one|choice|option|answer))?\s*[.!]?$"
+    r"|\bwhich\s+is\s+(?:option|choice)\s*\(?([A-H])\)?\s*[.!]?$",
+    re.IGNORECASE,
+)
 
 
 # --- entry point ---------------------------------------------------------------------
@@ -305,14 +379,15 @@ def read_answer(response: str, *, strict: Extraction | None = None, question: st
         response: the full response text.
         strict: the strict extraction already found (box/statement), or None.
         question: the question text, or None (then restated numbers cannot be
-            recognised and several values in a conclusion give no answer).
+            recognised, and a conclusion is needed: the no-cue "last sentence
+            answering the question" rule uses the question's words).
         numeric: the expected answer is a number or expression.
         yes_no: the expected answer is yes/no.
 
     Returns:
         An :class:`~.extract.Extraction` with ``method`` ``boxed``/``statement``
         (strict evidence), ``reading`` (prose), or ``none`` with the reason.
-        Never raises on odd text.
+        Pure; never raises on odd text.
     """
     if strict is not None:
         if yes_no and strict.text and not _YESNO_FIRST_RE.match(strict.text):
@@ -320,33 +395,40 @@ def read_answer(response: str, *, strict: Extraction | None = None, question: st
             if pol is not None:
                 return Extraction(pol, strict.method, "%s; %s read as %s" % (strict.detail, how, pol))
         return strict
-    tail = response[-LOOP_TAIL_CHARS:]
-    if repetition_share(tail, 4) > LOOP_SHARE:
+    response = _CURRENCY_WORD_RE.sub("USD ", response)
+    if repetition_share(response[-LOOP_TAIL_CHARS:], 4) > LOOP_SHARE:
         return Extraction(None, "none", "reading: output loops (repeated 4-grams in the tail)")
     cut = _cut_off(response)
     if cut is not None:
         return Extraction(None, "none", "reading: output looks cut off (%s)" % cut)
+    q = _question(question)
     sents = sentences(response)
-    found = _answer_sentence(sents, question)
+    if not sents:
+        return Extraction(None, "none", "reading: no sentence")
+    has_value = (lambda s: True) if yes_no else (lambda s: _choose(s, _candidates(s, numeric, q, loose=True), q)[0] is not None)
+    found = _answer_sentence(sents, q, has_value)
     if found is None:
-        return Extraction(None, "none", "reading: no conclusion sentence among the last %d" % _TRAILING_SENTENCES)
+        return Extraction(None, "none", "reading: no conclusion among the last %d sentences" % _TRAILING_SENTENCES)
     idx, sent = found
-    if _HEDGE_RE.search(sent) or re.search(r"\bor\b", sent, re.IGNORECASE) and _OR_RE.search(sent):
+    if any(_HEDGE_RE.search(x) for x in [sent, *sents[idx + 1:]]) or _OR_RE.search(sent):
         return Extraction(None, "none", "reading: the conclusion hedges or lists alternatives")
     if yes_no:
         pol, how = claim_polarity(sent, question)
         if pol is None:
             return Extraction(None, "none", "reading: %s" % how)
         return Extraction(pol, "reading", "conclusion %r: %s" % (sent[:80], how))
-    keep_eq = bool(question and re.search(r"\bequation\b", question, re.IGNORECASE))
-    qnums = _question_numbers(question)
-    value, how = _choose(sent, _candidates(sent, numeric, qnums, keep_eq), question)
+    opt = _OPTION_CLAIM_RE.search(sent.strip())
+    if opt:
+        return Extraction("(%s)" % (opt.group(1) or opt.group(2)).upper(), "reading",
+                          "conclusion %r: option claimed correct" % sent[:80])
+    value, how = _choose(sent, _candidates(sent, numeric, q), q)
     if value is None and not numeric:
-        value, how = _phrase(sent), "the phrase after the copula"
+        value, how = _phrase(sent), "the phrase after the last copula"
     if value is None:
         return Extraction(None, "none", "reading: %s" % how)
     for later in sents[idx + 1:]:
-        others = {v for _, _, v in _candidates(later, numeric, qnums, keep_eq)} - {value}
+        others = {c.value for c in _candidates(later, numeric, q, loose=True)
+                  if (c.framed or not c.restated) and not c.word} - {value}
         if others:
             return Extraction(None, "none", "reading: values after the conclusion (%s)" % ", ".join(sorted(others)[:3]))
     ans = clean_answer(value)
