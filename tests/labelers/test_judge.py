@@ -3,12 +3,10 @@
 
 from __future__ import annotations
 
-import json
 import logging
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from fake_judge import FakeJudge
 
 from mmpr_builder.errors import ConfigError
 from mmpr_builder.labelers import AnswerCheck, Verdict
@@ -19,52 +17,10 @@ from mmpr_builder.labelers.judge import (
 KEY = "sk-test-0123456789abcdef"
 
 
-class _Double(BaseHTTPRequestHandler):
-    """OpenAI-compatible /v1/chat/completions; behaviour chosen by a marker in the ground truth."""
-
-    seen: list[dict] = []
-    failed_once: set[str] = set()
-    lock = threading.Lock()
-
-    def do_POST(self):  # noqa: N802 - http.server API
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        prompt = body["messages"][0]["content"]
-        marker = prompt.split("Reference answer:\n", 1)[1].split("\n", 1)[0]
-        with self.lock:
-            self.seen.append({"path": self.path, "auth": self.headers.get("Authorization"), "body": body,
-                              "marker": marker})
-            first = marker not in self.failed_once
-            self.failed_once.add(marker)
-        if marker == "always-500" or marker == "fail-once" and first:
-            return self._send(500, b'{"error": {"message": "overloaded"}}')
-        if marker == "malformed":
-            return self._send(200, b'{"object": "chat.completion", "choices": []}')
-        reply = {"gt-correct": "CORRECT", "gt-wrong": "**Incorrect.**", "fail-once": "CORRECT"}.get(
-            marker, "I think the solution is probably right")
-        out = {"id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
-               "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": reply}}]}
-        self._send(200, json.dumps(out).encode())
-
-    def _send(self, code: int, payload: bytes) -> None:
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, *args):  # keep test output clean
-        pass
-
-
 @pytest.fixture()
 def server():
-    _Double.seen, _Double.failed_once = [], set()
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Double)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield "http://127.0.0.1:%d/v1" % httpd.server_address[1]
-    httpd.shutdown()
-    httpd.server_close()
+    with FakeJudge() as fake:
+        yield fake
 
 
 def _check(verdict: Verdict) -> AnswerCheck:
@@ -110,7 +66,7 @@ def test_config_is_checked():
 @pytest.mark.parametrize("transport", ["openai", "httpx"])
 def test_openai_compatible_endpoint(server, transport, monkeypatch, caplog):
     monkeypatch.setenv("MMPR_TEST_JUDGE_KEY", KEY)
-    config = JudgeConfig(backend="openai", base_url=server, model="grader-1", api_key_env="MMPR_TEST_JUDGE_KEY",
+    config = JudgeConfig(backend="openai", base_url=server.base_url, model="grader-1", api_key_env="MMPR_TEST_JUDGE_KEY",
                          max_retries=2, retry_backoff_s=0.5, max_tokens=4)
     slept: list[float] = []
     judge = make_judge(config, transport=transport, sleep=slept.append)
@@ -128,17 +84,17 @@ def test_openai_compatible_endpoint(server, transport, monkeypatch, caplog):
     assert out[0].reason.startswith("judge %s: correct; rules: rules said so" % jid)
     assert stats.to_dict() == {"consulted": 5, "judged": 3, "unparsed": 1, "errors": 1, "audited": 0, "disagreements": 0}
     assert slept == [0.5]  # the one 500, retried once
-    markers = [s["marker"] for s in _Double.seen]
+    markers = [s["marker"] for s in server.seen]
     assert sorted(markers) == sorted(["gt-correct", "gt-wrong", "malformed", "fail-once", "fail-once", "chatty"])
-    assert {s["path"] for s in _Double.seen} == {"/v1/chat/completions"}
-    assert all(s["auth"] == "Bearer " + KEY for s in _Double.seen)
-    body = _Double.seen[0]["body"]
+    assert {s["path"] for s in server.seen} == {"/v1/chat/completions"}
+    assert all(s["auth"] == "Bearer " + KEY for s in server.seen)
+    body = server.seen[0]["body"]
     assert (body["model"], body["temperature"], body["max_tokens"]) == ("grader-1", 0.0, 4)
     assert KEY not in caplog.text and all(KEY not in c.reason for c in out)
 
 
 def test_retries_are_bounded_and_audit_never_changes_verdicts(server):
-    config = JudgeConfig(backend="openai", base_url=server, model="g", api_key_env="MMPR_UNSET_KEY_VAR",
+    config = JudgeConfig(backend="openai", base_url=server.base_url, model="g", api_key_env="MMPR_UNSET_KEY_VAR",
                          max_retries=1, retry_backoff_s=2.0, audit_share=1.0)
     slept: list[float] = []
     judge = make_judge(config, transport="httpx", sleep=slept.append)
@@ -150,7 +106,7 @@ def test_retries_are_bounded_and_audit_never_changes_verdicts(server):
     assert "gave up after 2 attempts" in out[0].reason and "DISAGREES" in out[1].reason and "agrees" in out[2].reason
     assert (stats.errors, stats.audited, stats.disagreements) == (1, 2, [1])
     assert slept == [2.0]
-    assert [s["auth"] for s in _Double.seen] == [None] * 4  # no key variable set: no key sent
+    assert [s["auth"] for s in server.seen] == [None] * 4  # no key variable set: no key sent
     assert apply_judge(checks, inputs, judge, audit_share=0.0)[1].audited == 0
 
 
