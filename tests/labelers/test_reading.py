@@ -7,7 +7,8 @@ import pytest
 from mmpr_builder.errors import ConfigError
 from mmpr_builder.labelers import Verdict, check_answer
 from mmpr_builder.labelers.extract import EXTRACTION_MODES, extract_answer, resolve_extraction
-from mmpr_builder.labelers.reading import claim_polarity, read_answer, sentences
+from mmpr_builder.labelers.prose import sentences
+from mmpr_builder.labelers.reading import claim_polarity, read_answer
 
 WORK = ("We set up the count first. Each arrangement is determined by the order of the people, and we "
         "must be careful not to count the same arrangement twice.\n\n")
