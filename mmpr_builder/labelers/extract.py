@@ -369,6 +369,9 @@ def _strict(response: str) -> Extraction | None:
         return Extraction(box_ans, "boxed", "last of %d \\boxed{}" % n if n > 1 else "\\boxed{}")
     if stmt is not None:
         ans = clean_answer(stmt[2])
-        if ans:
+        if ans and not _NEGATED_ANSWER_RE.match(ans):  # "the answer is not 5" states no answer (issue 13)
             return Extraction(ans, "statement", "final-answer statement")
     return None
+
+
+_NEGATED_ANSWER_RE = re.compile(r"(?:not|never)\s+(?:equal\s+to\s+)?[-+$\\(]*\d", re.IGNORECASE)  # "not 5", not "not A but B"

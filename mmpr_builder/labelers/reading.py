@@ -74,6 +74,7 @@ TAIL_CHARS = 4000
 """Characters at the end of a response read for the conclusion (from a paragraph start); keeps reading linear."""
 _TRAILING_SENTENCES = 3  # the answer sentence must be among the last three
 
+_NAME = r"[a-zA-Z](?:_\{?\w+\}?)?(?:\([^()]{1,12}\))?"
 # --- the question -------------------------------------------------------------------
 _STOP = {"does", "there", "exist", "exists", "which", "their", "these", "those", "with", "that", "this", "from",
          "have", "what", "when", "where", "such", "each", "every", "some", "than", "then", "they", "will", "would",
@@ -93,7 +94,9 @@ class _Question:
     noun: str | None = None  # "how many X": stem of X
     negated: bool = False  # "Is it not true ...", "Isn't ...": claim polarity is ambiguous
     equation: bool = False  # asks for an equation: keep both sides
-    subject: str | None = None  # "how many X does Bob have": bob
+    names: frozenset[str] = frozenset()  # capitalised names ("Bob") and variables ("x", "a_n")
+    subject: str | None = None  # "how many marbles does Bob have": bob
+    target: str | None = None  # "Find c ...", "Find $f(3)$": c, f(3)
 
 
 def _question(q: str | None) -> _Question:
@@ -101,6 +104,11 @@ def _question(q: str | None) -> _Question:
         return _Question()
     noun = re.search(r"\bhow\s+many\s+(?:(?:different|distinct|positive|possible|integer|more|whole)\s+)*([a-z]+)",
                      q, re.IGNORECASE)
+    math = " ".join(m.group(0) for m in MATH_SPAN_RE.finditer(q))
+    names = {w.lower() for w in re.findall(r"\b[A-Z][a-z]{2,}\b", q) if w.lower()[:5] not in _STOP}
+    names |= set(re.findall(r"(?<![A-Za-z\\])[a-zA-Z](?:_\{?\w+\}?)?(?![A-Za-z])", math))
+    names |= set(re.findall(r"(?<![A-Za-z'’\\])([b-hj-z])(?![A-Za-z'’])", MATH_SPAN_RE.sub(" ", q)))
+    target = re.search(r"\b(?:[Ff]ind|[Cc]ompute|[Dd]etermine|[Ee]valuate|[Ww]hat\s+is)\s+\$?\s*(%s)\s*\$?(?![\w(]|\s*[-+*/^=<>])" % _NAME, q)
     subject = re.search(r"\b[Hh]ow\s+many\s+\w+\s+(?:\w+\s+)?(?:does|do|did|will|can|would)\s+([A-Z]\w+)", q)
     return _Question(
         frozenset(_norm_num(n) for n in _QNUM_RE.findall(q)),
@@ -110,7 +118,9 @@ def _question(q: str | None) -> _Question:
         noun.group(1).lower().rstrip("s")[:6] if noun else None,
         re.search(r"\bnot\b|n['’]t\b|\bnever\b", q, re.IGNORECASE) is not None,
         re.search(r"\bequations?\b", q, re.IGNORECASE) is not None,
+        frozenset(names),
         subject.group(1).lower() if subject else None,
+        _squash(target.group(1)) if target else None,
     )
 
 
@@ -130,7 +140,7 @@ def _related(sent: str, q: _Question) -> bool:
 
 # --- the answer sentence ------------------------------------------------------------
 _CUE_RE = re.compile(
-    r"^[*_#>\s]*(?:\*\*)?(?:therefore|thus|hence|so|consequently|accordingly|in\s+conclusion|to\s+conclude"
+    r"^[*_#>\s]*(?:\*\*)?(?:therefore|thus|hence|so(?!\s+far\b|\s+that\b|\s+let)|consequently|accordingly|in\s+conclusion|to\s+conclude"
     r"|in\s+summary|to\s+summari[sz]e|in\s+total|altogether|all\s+in\s+all|overall|finally|as\s+a\s+result"
     r"|this\s+(?:means|shows|gives|yields)|which\s+gives|we\s+conclude|we\s+(?:get|obtain|find)\s+(?:that\s+)?"
     r"|putting\s+(?:it|this|these|everything)?\s*(?:all\s+)?together|conclusion|result)\b[\s,:*]*(?:that\s+)?",
@@ -146,21 +156,23 @@ def _cue_stripped(sent: str) -> str | None:
     return sent if _MID_CUE_RE.search(sent) else None  # "It is therefore not possible ..."
 
 
-_SHORT_FINAL_RE = re.compile(r"^(?:there\s+(?:are|is)\b|[^.]{0,80}\b(?:is|are|equals)\s+\S+[^.]{0,30}[.!]?$)", re.IGNORECASE)
+_SHORT_FINAL_RE = re.compile(
+    r"^(?:there\s+(?:are|is)\b|[^.]{0,80}\b(?:is|are|equals)\s+\S+[^.]{0,30}[.!]?$)"
+    r"|\b(?:total|sum|result|count|answer)\s+(?:is|equals|=)\s+\S+[.!]?$", re.IGNORECASE)
 
 
-def _answer_sentence(sents: list[str], q: _Question, has_value) -> tuple[int, str] | None:
-    """Index and text (cue stripped) of the answer sentence (rule 3), or None."""
+def _answer_sentence(sents: list[str], q: _Question, has_value) -> tuple[int, str, bool] | None:
+    """Index, text (cue stripped) and "has a cue" of the answer sentence (rule 3), or None."""
     last = len(sents) - 1
     cue = _cue_stripped(sents[last])
     if cue is not None:
-        return last, cue
-    if (_related(sents[last], q) or _SHORT_FINAL_RE.match(sents[last])) and has_value(sents[last]):
-        return last, sents[last]
+        return last, cue, True
+    if (_related(sents[last], q) or _SHORT_FINAL_RE.search(sents[last])) and has_value(sents[last]):
+        return last, sents[last], False
     for i in range(last - 1, max(-1, last - _TRAILING_SENTENCES), -1):
         cue = _cue_stripped(sents[i])
         if cue is not None:
-            return i, cue
+            return i, cue, True
     return None
 
 
@@ -187,6 +199,7 @@ class _Cand:
     restated: bool  # restated from the question (rule 5)
     word: bool = False  # a number word ("twelve"): used only when nothing else is there
     framed: bool = False  # stated as a result: after "is"/"equals"/"=", or the last side of an equation
+    lhs: str | None = None  # "x" of "x = 5"
 
 
 def _value_of(span: str, keep_equation: bool) -> str:
@@ -199,14 +212,22 @@ def _value_of(span: str, keep_equation: bool) -> str:
     return sides[-1] if sides[-1] else s
 
 
+_LHS_RE = re.compile(r"^\s*(%s)\s*=(?!=)" % _NAME)
+
+
+def _lhs(span: str) -> str | None:
+    m = _LHS_RE.match(span)
+    return _squash(m.group(1)) if m else None
+
+
 def _bare_restated(value: str, nums: frozenset[str]) -> bool:
     v = value.strip("$ ").rstrip("%").strip()
     return bool(re.fullmatch(r"-?\d[\d,]*(?:\.\d+)?", v)) and _norm_num(v) in nums
 
 
-def _candidates(sent: str, numeric: bool, q: _Question, loose: bool = False) -> list[_Cand]:
+def _candidates(sent: str, numeric: bool, q: _Question, loose: bool = False, words: bool = True) -> list[_Cand]:
     """Every candidate value in ``sent`` (rule 5), in order. ``loose``: any digit run of the
-    question counts as restated (for sentences other than the answer's)."""
+    question counts as restated (for sentences other than the answer's); ``words``: read number words."""
     qnums = q.all_numbers if loose else q.numbers
     found: list[_Cand] = []
     taken = [False] * len(sent)
@@ -219,7 +240,8 @@ def _candidates(sent: str, numeric: bool, q: _Question, loose: bool = False) -> 
             continue
         value = _value_of(inner, q.equation)
         found.append(_Cand(m.start(), m.end(), value, _squash(inner) in q.spans or _bare_restated(value, qnums),
-                           framed=value != inner.strip() or bool(_FRAMED_RE.search(sent[:m.start()]))))
+                           framed=value != inner.strip() or bool(_FRAMED_RE.search(sent[:m.start()])),
+                           lhs=_lhs(inner)))
     plain = "".join(" " if t else c for c, t in zip(sent, taken))
     for m in _PLAIN_EXPR_RE.finditer(plain):
         tok = m.group(0).strip()
@@ -229,8 +251,8 @@ def _candidates(sent: str, numeric: bool, q: _Question, loose: bool = False) -> 
         restated = bool(nums) and all(n in qnums for n in nums) and not re.search(r"[a-zA-Z]", tok)
         value = _value_of(tok, q.equation)
         found.append(_Cand(m.start(), m.end(), value, restated,
-                           framed=value != tok or bool(_FRAMED_RE.search(plain[:m.start()]))))
-    for m in re.finditer(r"\b(%s)\b" % "|".join(_NUMBER_WORDS), plain, re.IGNORECASE):
+                           framed=value != tok or bool(_FRAMED_RE.search(plain[:m.start()])), lhs=_lhs(tok)))
+    for m in [] if not words else re.finditer(r"\b(%s)\b" % "|".join(_NUMBER_WORDS), plain, re.IGNORECASE):
         if m.group(1).lower() != "one" or re.search(r"(?:exactly|only)\s+$", plain[:m.start()], re.IGNORECASE):
             value = _NUMBER_WORDS[m.group(1).lower()]
             found.append(_Cand(m.start(), m.end(), value, value in qnums, word=True))
@@ -240,10 +262,31 @@ def _candidates(sent: str, numeric: bool, q: _Question, loose: bool = False) -> 
 
 _ITEM = r"(?:\$[^$]+\$|\\\(.+?\\\)|-?[\w.^()/]+)"
 _LIST_RE = re.compile(r"%s(?:\s*,\s*%s)*,?\s+and\s+%s" % (_ITEM, _ITEM, _ITEM))
+_CLAUSE_RE = re.compile(r"[,;]|\b(?:and|but|while|whereas)\b")
+_SUBJECT_AFTER_RE = re.compile(r"^\s*\$?\s*(?:is|are|was|were|equals?)\b", re.IGNORECASE)
+
+
+def _clause(sent: str, c: _Cand) -> tuple[int, int]:
+    """Span of the clause holding candidate ``c`` (between commas, semicolons, "and", "but")."""
+    start, end = 0, len(sent)
+    for m in _CLAUSE_RE.finditer(sent):
+        if m.end() <= c.start:
+            start = m.end()
+        elif m.start() >= c.end:
+            end = m.start()
+            break
+    return start, end
+
+
+def _keys(text: str, q: _Question) -> int:
+    """How many of the question's content words and names the text has."""
+    stems = {w.lower()[:5] for w in _WORD_RE.findall(text)} & q.stems
+    names = {w.lower() for w in re.findall(r"[A-Za-z]{3,}", text)} & q.names
+    return len(stems | names)
 
 
 def _choose(sent: str, cands: list[_Cand], q: _Question) -> tuple[str | None, str]:
-    """The single committed value of the answer sentence, or (None, why)."""
+    """The single committed value of the answer sentence, or (None, why) (rule 5)."""
     digits = [c for c in cands if not c.word]
     live = [c for c in digits if not c.restated] or [c for c in cands if c.word and not c.restated]
     values = list(dict.fromkeys(c.value for c in live))
@@ -253,20 +296,41 @@ def _choose(sent: str, cands: list[_Cand], q: _Question) -> tuple[str | None, st
         return None, "no value in the conclusion (numbers restated from the question are not answers)"
     if len(values) == 1:
         return values[0], "the only value in the conclusion"
+    lhs = list(dict.fromkeys(c.lhs for c in live if c.lhs))
+    if len(lhs) > 1:  # "a = 3, b = 4 and c = 5": values of different unknowns
+        if all(c.lhs for c in live) and len(lhs) == len(live):
+            tup = re.search(r"\(\s*%s\s*\)" % r"\s*,\s*".join(re.escape(x) for x in lhs), " ".join(q.spans))
+            if tup:
+                return "(%s)" % ", ".join(c.value for c in live), "the values of the question's tuple (%s)" % ", ".join(lhs)
+            asked = [c for c in live if c.lhs == q.target] or [c for c in live if c.lhs in q.names]
+            if len(asked) == 1:
+                return asked[0].value, "the value of the question's unknown %s" % asked[0].lhs
+        return None, "values of several unknowns (%s)" % ", ".join(lhs)
     for m in _LIST_RE.finditer(sent):
         if all(m.start() <= c.start and c.end <= m.end() for c in live):
             items = [c.value for c in digits if m.start() <= c.start and c.end <= m.end()]
             return ", ".join(dict.fromkeys(items)), "a list of values joined by 'and' (set answer)"
+    clauses: dict[tuple[int, int], list[_Cand]] = {}
+    for c in live:
+        clauses.setdefault(_clause(sent, c), []).append(c)
+    if len(clauses) > 1:  # parallel statements: the one clause about the question, if unique
+        scored = sorted(((_keys(sent[a:b], q), (a, b)) for a, b in clauses), reverse=True)
+        best = [span for k, span in scored if k == scored[0][0]]
+        if len(best) > 1 and q.subject and scored[0][0] > 0:
+            best = [span for span in best if re.search(r"\b%s\b" % re.escape(q.subject), sent[span[0]:span[1]].lower())]
+        if scored[0][0] > 0 and len(best) != 1:
+            return None, "several candidate values (%s) in parallel clauses" % ", ".join(values[:4])
+        if scored[0][0] > 0:
+            live = clauses[best[0]]
+            if len({c.value for c in live}) == 1:
+                return live[0].value, "the value in the clause about the question"
     if q.noun:
         hits = {c.value for c in live if re.match(r"\s+(?:[a-z-]+\s+)?" + re.escape(q.noun), sent[c.end:].lower())}
         if len(hits) == 1:
             return hits.pop(), "the value counting the question's '%s'" % q.noun
-    if q.subject:
-        hits = {c.value for c in live if q.subject in re.split(r",|;|\band\b", sent[:c.start].lower())[-1]}
-        if len(hits) == 1:
-            return hits.pop(), "the value stated for the question's subject '%s'" % q.subject
     others = live[:-1]
-    if not any(_FRAMED_RE.search(sent[:c.start]) for c in others) and live[-1].value not in [c.value for c in others]:
+    stated = [c for c in others if _FRAMED_RE.search(sent[:c.start]) or _SUBJECT_AFTER_RE.match(sent[c.end:])]
+    if not stated and live[-1].value not in [c.value for c in others]:
         return live[-1].value, "the last value; the others are not stated as results"
     return None, "several candidate values (%s)" % ", ".join(values[:4])
 
@@ -361,14 +425,19 @@ def read_answer(response: str, *, strict: Extraction | None = None, question: st
     sents = sentences(tail)
     if not sents:
         return Extraction(None, "none", "reading: no sentence")
-    has_value = (lambda s: True) if yes_no else (lambda s: _choose(s, _candidates(s, numeric, q, loose=True), q)[0] is not None)
+    def has_value(s: str) -> bool:
+        return yes_no or _choose(_main_clause(s), _candidates(_main_clause(s), numeric, q, loose=True, words=False),
+                                 q)[0] is not None
+
     found = _answer_sentence(sents, q, has_value)
     if found is None:
         return Extraction(None, "none", "reading: no conclusion among the last %d sentences" % _TRAILING_SENTENCES)
-    idx, sent = found
+    idx, sent, cue = found
     if any(HEDGE_RE.search(x) for x in [sent, *sents[idx + 1:]]) or OR_RE.search(sent):
         return Extraction(None, "none", "reading: the conclusion hedges or lists alternatives")
     if yes_no:
+        if {_norm_num(n) for n in re.findall(r"\d[\d,]*(?:\.\d+)?", sent)} - q.all_numbers:
+            return Extraction(None, "none", "reading: the claim is about numbers the question does not have")
         pol, how = claim_polarity(sent, question)
         if pol is None:
             return Extraction(None, "none", "reading: %s" % how)
@@ -377,7 +446,13 @@ def read_answer(response: str, *, strict: Extraction | None = None, question: st
     if opt:
         return Extraction("(%s)" % (opt.group(1) or opt.group(2)).upper(), "reading",
                           "conclusion %r: option claimed correct" % sent[:80])
-    value, how = _choose(sent, _candidates(sent, numeric, q), q)
+    main = _main_clause(sent)
+    cands = _candidates(main, numeric, q, words=cue)
+    if _VALUE_NEG_RE.search(sent) or any(_BOUND_RE.search(main[:c.start]) for c in cands if not c.restated):
+        return Extraction(None, "none", "reading: the conclusion negates or bounds a value ('not 5', 'at least 4')")
+    if any(_UNFINISHED_RE.search(x) for x in sents[idx + 1:]):
+        return Extraction(None, "none", "reading: the solution goes on after the conclusion ('we still need ...')")
+    value, how = _choose(main, cands, q)
     if value is None and not numeric:
         value, how = _phrase(sent), "the phrase after the last copula"
     if value is None:
@@ -391,6 +466,26 @@ def read_answer(response: str, *, strict: Extraction | None = None, question: st
     if not ans:
         return Extraction(None, "none", "reading: empty value")
     return Extraction(ans, "reading", "conclusion %r: %s" % (sent[:80], how))
+
+
+_VALUE_NEG_RE = re.compile(r"\b(?:not|no|never|cannot|neither|nor|none)\b|n['’]t\b", re.IGNORECASE)
+_BOUND_RE = re.compile(r"\b(?:at\s+(?:least|most)|(?:less|more|greater|fewer|smaller|larger|bigger)\s+than|up\s+to"
+                       r"|around|about|nearly|almost|give\s+or\s+take|between|over|under|upwards\s+of)\s+[$\\(]*$",
+                       re.IGNORECASE)
+_UNFINISHED_RE = re.compile(r"\b(?:still\s+(?:need|have)\s+to|remains?\s+to|next,?\s+(?:we|I)|let(?:'s|’s|\s+us|\s+me)\s+now"
+                            r"|we\s+(?:must|should)\s+(?:also|still|now)|to\s+be\s+continued)\b", re.IGNORECASE)
+_TRAILING_CLAUSE_RE = re.compile(
+    r",\s*(?:attained|achieved|reached|obtained|when|where|for|at|with|which|since|because|as|given|using"
+    r"|so\s+that|while|whereas|by|from|after|before|if|unless)\b", re.IGNORECASE)
+
+
+def _main_clause(sent: str) -> str:
+    """``sent`` without a trailing subordinate clause ("..., attained at x = 3", "..., which is 120"),
+    when the part before it has a value."""
+    for m in _TRAILING_CLAUSE_RE.finditer(sent):
+        if re.search(r"\d|\$", sent[:m.start()]):
+            return sent[:m.start()]
+    return sent
 
 
 _PHRASE_RE = re.compile(r"\b(?:is|are|was|were)\s+(?P<v>[^,;]{1,60}?)\s*(?:[,;]|$)", re.IGNORECASE)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from corpus_extra import MULTIPLE_CHOICE, SETS, WORDY  # noqa: E402
+from corpus_extra import MULTIPLE_CHOICE, PROBES, SETS, WORDY  # noqa: E402
 from corpus_problems import NUMERIC, YES_NO  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "answer_corpus.jsonl"
@@ -180,6 +180,17 @@ def listed_cases(cases: list, problems: list[dict], cls: str) -> None:
                   choices=p.get("choices"), depends=dep if ok else None)
 
 
+PROBE_CLASS = {"probe-unfinished": "self_correction", "probe-negated": "negated_or_bounded",
+               "probe-bounds": "negated_or_bounded", "probe-other-number": "yes_no_claim"}
+
+
+def probe_cases(cases: list) -> None:
+    for p in PROBES:
+        rng = random.Random("probe/" + p["id"])
+        for text, ok in p["concl"]:
+            _case(cases, p, PROBE_CLASS.get(p["id"], "several_candidates"), _body(rng, p) + "\n\n" + text, C if ok else I)
+
+
 def build() -> list[dict]:
     cases: list[dict] = []
     numeric_cases(cases)
@@ -187,6 +198,7 @@ def build() -> list[dict]:
     listed_cases(cases, SETS, "set_answer")
     listed_cases(cases, WORDY, "wordy_ground_truth")
     listed_cases(cases, MULTIPLE_CHOICE, "multiple_choice")
+    probe_cases(cases)
     ids = [c["id"] for c in cases]
     assert len(ids) == len(set(ids))
     return cases

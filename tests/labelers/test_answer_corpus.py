@@ -28,7 +28,7 @@ CASES = [json.loads(line) for line in CORPUS.read_text().splitlines() if line.st
 FIELDS = {"id", "class", "question", "ground_truth", "response", "label"}
 CLASSES = {"prose_conclusion", "latex_prose", "restated_question", "hedge", "several_candidates", "yes_no_claim",
            "set_answer", "wordy_ground_truth", "truncated", "looping", "expression_answer", "self_correction",
-           "explicit_answer", "answer_sentence", "multiple_choice"}
+           "explicit_answer", "answer_sentence", "multiple_choice", "negated_or_bounded"}
 INDEPENDENT = [c for c in CASES if not c.get("depends")]
 DEPENDENT = [c for c in CASES if c.get("depends")]
 

@@ -130,3 +130,34 @@ def test_wrong_span_from_the_issue_is_not_correct():
     assert check_answer(text, "5", question=q, extraction="weak").verdict is Verdict.CORRECT  # the fault
     expr = WORK + "Hence the number of strings is 3^(k+1)."
     assert check_answer(expr, "1", extraction="reading").verdict is not Verdict.CORRECT
+
+
+def test_a_negated_statement_is_no_answer_in_every_mode():
+    # "the answer is not 5" was read as 5 by the number parser: a false "correct" in strict mode
+    for mode in EXTRACTION_MODES[:1] + EXTRACTION_MODES[2:]:
+        assert check_answer(WORK + "So the answer is not 5. Trying 6 works.", "5", extraction=mode).verdict \
+            is not Verdict.CORRECT
+    assert extract_answer("Final answer: not a scooter but a bicycle").text == "not a scooter but a bicycle"
+
+
+@pytest.mark.parametrize("text, question, want", [
+    (WORK + "Thus $a = 3$, $b = 4$, and $c = 5$.", "Find c if $a + b = 7$, $b + c = 9$ and $a + c = 8$.", "5"),
+    (WORK + "Hence, $f(2) = 7$ and $f(3) = 11$.", "Let $f(x) = 4x - 1$. Find $f(3)$.", "11"),
+    (WORK + "Hence $x = 7$ and $y = 3$.", "Find the ordered pair $(x, y)$ with $x + y = 10$, $x - y = 4$.", "(7, 3)"),
+    (WORK + "So the total area is 24 and the perimeter is 20.", "A rectangle is 6 by 4. What is its perimeter?", "20"),
+    (WORK + "Therefore, the largest possible value is 9, attained at x = 3.", "What is the largest value of f?", "9"),
+    (WORK + "Removing the 6 double counts leaves 14, and the total is 47.", "How many integers up to 100?", "47"),
+])
+def test_several_values_resolved_by_the_question(text, question, want):
+    assert read(text, question, numeric=True) == want
+
+
+@pytest.mark.parametrize("text, question", [
+    (WORK + "In total, 15 students passed and 5 failed.", "How many students failed?"),  # parallel clauses
+    (WORK + "So n is at least 4.", "Find the smallest n."),
+    (WORK + "Therefore, x cannot be 5.", "Find x."),
+    (WORK + "So far we have 12 valid cases. We still need to handle the case of a leading zero.", "How many?"),
+    (WORK + "Thus $a = 3$, $b = 4$, and $c = 5$.", "Find a + b + c."),  # no single asked unknown
+])
+def test_several_values_or_bounds_give_no_answer(text, question):
+    assert read(text, question, numeric=True) is None
