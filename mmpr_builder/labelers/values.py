@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from mmpr_builder.labelers.prose import MATH_SPAN_RE
 
@@ -22,6 +23,7 @@ _STOP = {"does", "there", "exist", "exists", "which", "their", "these", "those",
          "before", "only", "also", "both", "same", "other", "being", "make", "made", "possible", "true", "false"}
 _QNUM_RE = re.compile(r"(?<![\w^_{.\\])\d[\d,]*(?:\.\d+)?(?![\w^]|\.\d)")
 _WORD_RE = re.compile(r"[A-Za-z]{4,}")
+_DIGITS_RE = re.compile(r"\d[\d,]*(?:\.\d+)?")
 
 
 @dataclass(frozen=True)
@@ -40,8 +42,9 @@ class Question:
     target: str | None = None  # "Find c ...", "Find $f(3)$": c, f(3)
 
 
+@lru_cache(maxsize=4096)  # the K samples of an item share its question
 def read_question(q: str | None) -> Question:
-    """Parse the question text ``q`` (None: an empty :class:`Question`). Pure."""
+    """Parse the question text ``q`` (None: an empty :class:`Question`). Pure (cached)."""
     if not q:
         return Question()
     noun = re.search(r"\bhow\s+many\s+(?:(?:different|distinct|positive|possible|integer|more|whole)\s+)*([a-z]+)",
@@ -54,7 +57,7 @@ def read_question(q: str | None) -> Question:
     subject = re.search(r"\b[Hh]ow\s+many\s+\w+\s+(?:\w+\s+)?(?:does|do|did|will|can|would)\s+([A-Z]\w+)", q)
     return Question(
         frozenset(norm_num(n) for n in _QNUM_RE.findall(q)),
-        frozenset(norm_num(n) for n in re.findall(r"\d[\d,]*(?:\.\d+)?", q)),
+        frozenset(norm_num(n) for n in _DIGITS_RE.findall(q)),
         frozenset(squash(m.group(0).strip("$")) for m in MATH_SPAN_RE.finditer(q)),
         frozenset(w.lower()[:5] for w in _WORD_RE.findall(q) if w.lower() not in _STOP),
         noun.group(1).lower().rstrip("s")[:6] if noun else None,
@@ -165,7 +168,7 @@ def candidates(sent: str, numeric: bool, q: Question, loose: bool = False, words
         tok = m.group(0).strip()
         if not re.search(r"\d", tok) and not (numeric and re.search(r"[-+*/^]", tok) and len(tok) > 2):
             continue
-        nums = [norm_num(n) for n in re.findall(r"\d[\d,]*(?:\.\d+)?", tok)]
+        nums = [norm_num(n) for n in _DIGITS_RE.findall(tok)]
         restated = bool(nums) and all(n in qnums for n in nums) and not re.search(r"[a-zA-Z]", tok)
         value = _value_of(tok, q.equation)
         found.append(Cand(m.start(), m.end(), value, restated,
