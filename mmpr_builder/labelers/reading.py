@@ -40,7 +40,8 @@ prose with rules that prefer **no answer over a wrong span**:
    an answer only when it is the sentence's only value, stated as the result
    at its end ("the determinant equals 2.").
 6. Yes/no items: the answer sentence's claim is read. "Yes"/"No" first wins;
-   otherwise one negation ("not", "cannot", "there is no", "impossible",
+   otherwise, in the consequence clause (after ", so"/", hence"), one
+   negation ("not", "cannot", "there is no", "impossible",
    "irrational" for a question about "rational", ...) reads ``no``, none
    reads ``yes``, two or more (a double negation) read nothing. The sentence
    must be about the question (a shared content word, or possible/exist/true/
@@ -123,6 +124,9 @@ _CLAIM_RE = re.compile(r"\b(?:possible|impossible|exists?|existence|true|false|c
 _PREFIX_NEG_RE = re.compile(r"\b(?:ir|im|un|in|non-?)([a-z]{4,})", re.IGNORECASE)
 
 
+_CONSEQUENCE_RE = re.compile(r"[,;:]\s*(?:and\s+)?(?:so|hence|thus|therefore|which\s+means(?:\s+that)?)\b", re.IGNORECASE)
+
+
 def claim_polarity(sent: str, question: str | None = None, *, need_topic: bool = True) -> tuple[str | None, str]:
     """Read a yes/no claim (rule 6 of the module doc).
 
@@ -142,6 +146,7 @@ def claim_polarity(sent: str, question: str | None = None, *, need_topic: bool =
         return m.group(1).lower(), "leading %s" % m.group(1).lower()
     if HEDGE_RE.search(sent):
         return None, "hedged claim"
+    sent = _CONSEQUENCE_RE.split(sent)[-1]  # "None of them divides it, so 2027 is prime": the consequence
     q = read_question(question)
     if q.negated:
         return None, "negated question: claim polarity is ambiguous"

@@ -11,7 +11,8 @@ Labels are fixed by construction, one rule per class: a response is correct
 when it commits to one final answer equal to the ground truth; a hedge between
 values, several candidate values, a cut-off or looping response, or a
 restatement without a result is incorrect. Problems and their reasoning are in
-corpus_problems.py and corpus_extra.py.
+corpus_problems.py and corpus_extra.py; corpus_handwritten.py holds whole responses
+written by hand in the styles of several chat models.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from corpus_extra import MULTIPLE_CHOICE, PROBES, SETS, WORDY  # noqa: E402
+from corpus_handwritten import HANDWRITTEN  # noqa: E402
 from corpus_problems import NUMERIC, YES_NO  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "answer_corpus.jsonl"
@@ -199,6 +201,11 @@ def build() -> list[dict]:
     listed_cases(cases, WORDY, "wordy_ground_truth")
     listed_cases(cases, MULTIPLE_CHOICE, "multiple_choice")
     probe_cases(cases)
+    for h in HANDWRITTEN:
+        row = {"id": h["id"], "class": h["cls"], "question": h["q"], "ground_truth": h["gold"],
+               "response": h["response"], "label": h["label"]}
+        row.update({k: h[k] for k in ("choices", "depends") if k in h})
+        cases.append(row)
     ids = [c["id"] for c in cases]
     assert len(ids) == len(set(ids))
     return cases
