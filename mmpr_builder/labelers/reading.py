@@ -42,7 +42,8 @@ prose with rules that prefer **no answer over a wrong span**:
 6. Yes/no items: the answer sentence's claim is read. "Yes"/"No" first wins;
    otherwise, in the consequence clause (after ", so"/", hence"), one
    negation ("not", "cannot", "there is no", "impossible",
-   "irrational" for a question about "rational", ...) reads ``no``, none
+   "irrational" for a question about "rational", "diverges" for one about
+   "converge" and other listed opposites, ...) reads ``no``, none
    reads ``yes``, two or more (a double negation) read nothing. The sentence
    must be about the question (a shared content word, or possible/exist/true/
    false/can). A question with "not"/"n't"/"never" is ambiguous: nothing.
@@ -124,6 +125,12 @@ _CLAIM_RE = re.compile(r"\b(?:possible|impossible|exists?|existence|true|false|c
 _PREFIX_NEG_RE = re.compile(r"\b(?:ir|im|un|in|non-?)([a-z]{4,})", re.IGNORECASE)
 
 
+# (question word, its opposite), first 5 letters: "Does it converge?" - "it diverges" reads as "no"
+_ANTONYMS = [("conve", "diver"), ("even", "odd"), ("finit", "infin"), ("incre", "decre"), ("posit", "negat"),
+             ("conve", "conca"), ("open", "close"), ("bound", "unbou"), ("prime", "compo"), ("equal", "diffe"),
+             ("same", "diffe"), ("large", "small"), ("great", "less"), ("more", "fewer"), ("more", "less"),
+             ("true", "false"), ("yes", "no"), ("exist", "nonex"), ("inter", "disjo"), ("above", "below"),
+             ("inside", "outsi"), ("win", "lose"), ("win", "loses"), ("wins", "lose"), ("survi", "dies")]
 _CONSEQUENCE_RE = re.compile(r"[,;:]\s*(?:and\s+)?(?:so|hence|thus|therefore|which\s+means(?:\s+that)?)\b", re.IGNORECASE)
 
 
@@ -150,11 +157,18 @@ def claim_polarity(sent: str, question: str | None = None, *, need_topic: bool =
     q = read_question(question)
     if q.negated:
         return None, "negated question: claim polarity is ambiguous"
-    if need_topic and not related(sent, q) and not _CLAIM_RE.search(sent):
+    said = {w.lower()[:5] for w in re.findall(r"[A-Za-z]{3,}", sent)}
+    asked = {w.lower()[:5] for w in re.findall(r"[A-Za-z]{3,}", question or "")}
+    opposites = sum(1 for pair in _ANTONYMS for x, y in (pair, pair[::-1])
+                    if x in asked and y not in asked and y in said and x not in said)
+    if any(x in asked and y in asked and y in said and x not in said for pair in _ANTONYMS for x, y in (pair, pair[::-1])):
+        return None, "the claim uses a word whose opposite the question also has"
+    if need_topic and not related(sent, q) and not _CLAIM_RE.search(sent) and not opposites:
         return None, "sentence makes no claim about the question"
     negs = len(_NEG_RE.findall(sent))
     negs += sum(1 for w in _PREFIX_NEG_RE.finditer(sent)
                 if not _NEG_RE.fullmatch(w.group(0)) and w.group(1).lower()[:5] in q.stems)
+    negs += opposites
     if negs >= 2:
         return None, "double negation"
     return ("no", "negative claim") if negs == 1 else ("yes", "affirmative claim")

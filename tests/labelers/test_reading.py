@@ -161,3 +161,15 @@ def test_several_values_resolved_by_the_question(text, question, want):
 ])
 def test_several_values_or_bounds_give_no_answer(text, question):
     assert read(text, question, numeric=True) is None
+
+
+@pytest.mark.parametrize("claim, question, want", [
+    ("So the series diverges.", "Does the series converge?", "no"),
+    ("Therefore, the sum is always odd.", "Can the sum of five odd integers be even?", None),  # both words asked
+    ("Therefore, the sum is always odd.", "Can the sum of five such integers be even?", "no"),
+    ("Hence 91 is composite.", "Is 91 prime?", "no"),
+    ("So the series converges.", "Does the series converge?", "yes"),
+    ("None of these primes divides 2027, so 2027 is indeed prime.", "Is 2027 a prime number?", "yes"),
+])
+def test_yes_no_opposites_and_consequences(claim, question, want):
+    assert read(WORK + claim, question, yes_no=True) == want
