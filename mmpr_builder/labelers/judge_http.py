@@ -22,6 +22,8 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
+from mmpr_builder.errors import ConfigError
+
 __all__ = ["openai_call", "RetryableError", "MAX_WORKERS"]
 
 MAX_WORKERS = 8
@@ -108,10 +110,13 @@ def openai_call(config, *, transport: str = "auto", sleep: Callable[[float], Non
         sleep: receives each retry delay in seconds.
     Raises:
         ValueError: unknown ``transport``.
+        ConfigError: neither ``openai`` nor ``httpx`` is installed.
     """
     if transport not in ("auto", "openai", "httpx"):
         raise ValueError("transport must be auto, openai or httpx, got %r" % transport)
     use_openai = transport == "openai" or (transport == "auto" and importlib.util.find_spec("openai") is not None)
+    if importlib.util.find_spec("openai" if use_openai else "httpx") is None:
+        raise ConfigError("labeler.judge backend openai needs the `openai` or `httpx` package: pip install httpx")
     one = _via_openai(config) if use_openai else _via_httpx(config)
 
     def with_retries(prompt: str):
