@@ -46,15 +46,17 @@ def sentences(text: str) -> list[str]:
     return [s for s in res if s.strip(" *_#-")]
 
 
-_END_OK_RE = re.compile(r"(?:[.!?。)\]}$*_`\"'”’]|\\\)|\\\])\s*$")
+_CUT_END_RE = re.compile(r"[\w,(\[{+\-=^\\:;&|</]\s*$")  # a word, number, comma, operator or opener
 
 
 def cut_off_reason(text: str) -> str | None:
     """Why ``text`` looks cut off by a token limit, or None.
 
     Cut off: its last paragraph leaves a ``$``, ``\\(``, ``\\[`` or ``{`` open, or
-    the text does not end like a sentence (``.``, ``!``, ``?``, a closing
-    bracket or math delimiter, markdown emphasis, a quote).
+    the text ends inside a sentence: on a letter or digit (no ``.``/``!``/``?``),
+    a comma, colon, operator or opening bracket. A final ``.``, ``!``, ``?``,
+    closing bracket or math delimiter, markdown emphasis, quote or symbol
+    (``✓``) ends a sentence.
     """
     t = text.rstrip()
     last = re.split(r"\n\s*\n", t)[-1]
@@ -64,7 +66,7 @@ def cut_off_reason(text: str) -> str | None:
         return "unclosed math"
     if last.count("{") > last.count("}"):
         return "unclosed brace"
-    if not _END_OK_RE.search(t):
+    if _CUT_END_RE.search(t):
         return "no sentence end"
     return None
 

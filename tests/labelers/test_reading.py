@@ -173,3 +173,14 @@ def test_several_values_or_bounds_give_no_answer(text, question):
 ])
 def test_yes_no_opposites_and_consequences(claim, question, want):
     assert read(WORK + claim, question, yes_no=True) == want
+
+
+def test_cut_off_output():
+    from mmpr_builder.labelers.prose import cut_off_reason
+
+    assert cut_off_reason("So the total is 4") == "no sentence end"
+    assert cut_off_reason("So the total is 42,") == "no sentence end"
+    assert cut_off_reason("We get $\\frac{3}{") == "unclosed $"
+    assert cut_off_reason("Hence the answer follows as\n\n\\[ x = 1") == "unclosed math"
+    for done in ("So the total is 42.", "So the total is **42**", "So $x = 3$", "The sum is 9. ✓", "Done!"):
+        assert cut_off_reason(done) is None, done
