@@ -16,6 +16,7 @@ from typing import Annotated, Optional
 import typer
 
 from mmpr_builder.errors import MmprError
+from mmpr_builder.labelers.numeric import DEFAULT_REL_TOL
 from mmpr_builder.train.cli import train_command
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -89,18 +90,34 @@ def check_answer_cmd(
     ground_truth: Annotated[str, typer.Option(help="the reference answer")],
     choices: Annotated[Optional[str], typer.Option(help='options, "A text|B text|..."')] = None,
     answer_type: Annotated[str, typer.Option(help="auto, multiple_choice, number, math, yes_no, short_text, anls, relaxed")] = "auto",
-    allow_weak: Annotated[bool, typer.Option(help="accept a last-line/last-number answer")] = False,
+    extraction: Annotated[str, typer.Option(help="strict (box or 'Answer:' line), weak (else last number/line) or reading (else the committed answer of prose)")] = "strict",
+    allow_weak: Annotated[bool, typer.Option("--allow-weak", hidden=True, help="alias of --extraction weak")] = False,
+    question: Annotated[Optional[str], typer.Option(help="the question text (reading mode: its numbers are never taken as the answer)")] = None,
+    rel_tol: Annotated[float, typer.Option(help="relative tolerance for numbers (the build's default)")] = DEFAULT_REL_TOL,
+    judge: Annotated[Optional[str], typer.Option(help="OpenAI-compatible base URL of a judge model, consulted when the rules give no verdict (e.g. http://localhost:8000/v1)")] = None,
+    judge_model: Annotated[Optional[str], typer.Option(help="model name for --judge")] = None,
+    judge_api_key_env: Annotated[str, typer.Option(help="NAME of the environment variable holding the judge's API key")] = "OPENAI_API_KEY",
+    judge_audit: Annotated[bool, typer.Option(help="also ask the judge when the rules decided (its opinion is shown, the verdict kept)")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ):
     """Extract the final answer from RESPONSE and check it against the ground truth."""
+    from mmpr_builder.errors import ConfigError
     from mmpr_builder.labelers.answers import check_answer
+    from mmpr_builder.labelers.judge import JudgeConfig, JudgeInput, apply_judge, make_judge
 
+    if bool(judge) != bool(judge_model):
+        raise ConfigError("--judge BASE_URL and --judge-model NAME go together")
+    judge_config = JudgeConfig(backend="openai", base_url=judge, model=judge_model or "", api_key_env=judge_api_key_env,
+                               audit_share=1.0 if judge_audit else 0.0) if judge else None
     result = check_answer(response, ground_truth, choices.split("|") if choices else None, answer_type,
-                          allow_weak=allow_weak)
+                          extraction=extraction, allow_weak=allow_weak, question=question, rel_tol=rel_tol)
+    if judge_config is not None:
+        (result,), _ = apply_judge([result], [JudgeInput(question, ground_truth, response)], make_judge(judge_config))
     if json_out:
         typer.echo(json.dumps(result.to_dict()))
     else:
-        typer.echo(f"extracted: {result.extracted}\nverdict:   {result.verdict.value}\nreason:    {result.reason}")
+        judged = f"\njudged by: {result.judged_by}" if result.judged_by else ""
+        typer.echo(f"extracted: {result.extracted}\nverdict:   {result.verdict.value}{judged}\nreason:    {result.reason}")
 
 
 @models_app.command("list")

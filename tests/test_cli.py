@@ -27,6 +27,55 @@ def test_check_answer_text_verdicts():
     assert json.loads(none.output)["verdict"] == "no_answer"
 
 
+PROSE = ("We count ordered choices first, 8 * 7 * 6 = 336, and divide by the 3! orderings of each committee.\n\n"
+         "Therefore, there are 56 possible committees.")
+QUESTION = "In how many ways can a committee of 3 be chosen from 8 people?"
+
+
+def test_check_answer_extraction_modes():
+    strict = runner.invoke(app, ["check-answer", PROSE, "--ground-truth", "56", "--json"])
+    assert json.loads(strict.output)["verdict"] == "no_answer"  # strict stays the default
+    reading = runner.invoke(app, ["check-answer", PROSE, "--ground-truth", "56", "--extraction", "reading",
+                                  "--question", QUESTION, "--json"])
+    out = json.loads(reading.output)
+    assert (out["extracted"], out["verdict"], out["method"]) == ("56", "correct", "reading") and "judged_by" not in out
+    weak = runner.invoke(app, ["check-answer", PROSE, "--ground-truth", "56", "--allow-weak", "--json"])
+    assert json.loads(weak.output)["method"] == "weak"  # --allow-weak: alias of --extraction weak
+    bad = runner.invoke(app, ["check-answer", PROSE, "--ground-truth", "56", "--extraction", "readin"])
+    assert "Did you mean 'reading'" in str(bad.exception)
+
+
+def test_check_answer_default_tolerance_is_the_builds():
+    from mmpr_builder.labelers.numeric import DEFAULT_REL_TOL
+
+    close = 100 * (1 + DEFAULT_REL_TOL / 2)
+    inside = runner.invoke(app, ["check-answer", "Answer: %r" % close, "--ground-truth", "100.0", "--json"])
+    outside = runner.invoke(app, ["check-answer", "Answer: %r" % close, "--ground-truth", "100.0", "--json",
+                                  "--rel-tol", str(DEFAULT_REL_TOL / 4)])
+    assert (json.loads(inside.output)["verdict"], json.loads(outside.output)["verdict"]) == ("correct", "incorrect")
+
+
+def test_check_answer_judge(monkeypatch):
+    from fake_judge import FakeJudge
+
+    monkeypatch.setenv("MMPR_CLI_JUDGE_KEY", "sk-cli-secret")
+    with FakeJudge() as fake:
+        args = ["check-answer", "I could not finish the computation.", "--ground-truth", "gt-correct",
+                "--judge", fake.base_url, "--judge-model", "grader", "--judge-api-key-env", "MMPR_CLI_JUDGE_KEY"]
+        text = runner.invoke(app, args)
+        assert text.exit_code == 0, text.output
+        assert "verdict:   correct\njudged by: mmpr-judge-v1/openai:grader\n" in text.output
+        out = json.loads(runner.invoke(app, args + ["--json"]).output)
+        assert (out["verdict"], out["judged_by"]) == ("correct", "mmpr-judge-v1/openai:grader")
+        decided = json.loads(runner.invoke(app, ["check-answer", "Answer: 7", "--ground-truth", "gt-correct", "--json",
+                                                 "--judge", fake.base_url, "--judge-model", "grader"]).output)
+        assert decided["verdict"] == "incorrect" and "judged_by" not in decided  # the judge only decides undecided
+        assert [s["auth"] for s in fake.seen] == ["Bearer sk-cli-secret"] * 2
+    assert "sk-cli-secret" not in text.output
+    lone = runner.invoke(app, ["check-answer", "x", "--ground-truth", "1", "--judge-model", "grader"])
+    assert "go together" in str(lone.exception)
+
+
 def test_sources_lists_the_bundled_recipes():
     result = runner.invoke(app, ["sources"])
     assert result.exit_code == 0

@@ -17,7 +17,7 @@ from mmpr_builder.recipes import list_recipes, load_recipe, recipe_dirs
 from mmpr_builder.sources import iter_items
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-BUNDLED = ("caption", "mathqa", "tabmwp", "vqa")
+BUNDLED = ("arith", "caption", "mathqa", "tabmwp", "vqa")
 
 
 @pytest.fixture(autouse=True)

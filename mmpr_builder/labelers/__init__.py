@@ -16,6 +16,11 @@ _EXPORTS = {
     "ANSWER_TYPES": "answers",
     "Extraction": "extract",
     "extract_answer": "extract",
+    "EXTRACTION_MODES": "extract",
+    "read_answer": "reading",
+    "JudgeConfig": "judge",
+    "apply_judge": "judge",
+    "make_judge": "judge",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from mmpr_builder.errors import ConfigError
 from mmpr_builder.labelers.choice import asserted_options
-from mmpr_builder.labelers.extract import clean_answer, extract_answer
+from mmpr_builder.labelers.extract import clean_answer, extract_answer, resolve_extraction
 from mmpr_builder.labelers.numeric import DEFAULT_REL_TOL, parse_number
 from mmpr_builder.labelers.verify import (
     Outcome,
@@ -65,8 +65,11 @@ class AnswerCheck:
         extracted: the extracted final answer, None if none was found.
         verdict: the label.
         reason: how the answer was extracted and why it is (in)correct.
-        method: extraction method, ``"boxed"``, ``"statement"``, ``"weak"`` or ``"none"``.
+        method: extraction method, ``"boxed"``, ``"statement"``, ``"weak"``, ``"reading"`` or ``"none"``.
         answer_type: the verifier actually used (``auto`` resolved).
+        judged_by: None for a rule verdict; for a verdict given by a judge model
+            (:func:`mmpr_builder.labelers.judge.apply_judge`), the judge's id
+            (prompt version and model).
     """
 
     extracted: str | None
@@ -74,11 +77,16 @@ class AnswerCheck:
     reason: str
     method: str
     answer_type: str
+    judged_by: str | None = None
 
     def to_dict(self) -> dict:
-        """JSON-safe dict with keys ``extracted, verdict, reason, method, answer_type``."""
-        return {"extracted": self.extracted, "verdict": self.verdict.value, "reason": self.reason,
-                "method": self.method, "answer_type": self.answer_type}
+        """JSON-safe dict with keys ``extracted, verdict, reason, method, answer_type``, and
+        ``judged_by`` when a judge gave the verdict."""
+        d = {"extracted": self.extracted, "verdict": self.verdict.value, "reason": self.reason,
+             "method": self.method, "answer_type": self.answer_type}
+        if self.judged_by is not None:
+            d["judged_by"] = self.judged_by
+        return d
 
 
 def validate_answer_type(answer_type: str) -> str:
@@ -142,7 +150,9 @@ def check_answer(
     choices: list[str] | None = None,
     answer_type: str = "auto",
     *,
+    extraction: str = "strict",
     allow_weak: bool = False,
+    question: str | None = None,
     rel_tol: float = DEFAULT_REL_TOL,
     timeout_s: float = DEFAULT_TIMEOUT_S,
 ) -> AnswerCheck:
@@ -155,8 +165,13 @@ def check_answer(
         choices: option texts in order (A, B, C, ...), or None.
         answer_type: one of :data:`ANSWER_TYPES`; ``auto`` infers it
             (:func:`infer_answer_type`).
-        allow_weak: accept the weak extraction fallback (last number/line),
-            reported as ``method="weak"``.
+        extraction: one of :data:`.extract.EXTRACTION_MODES`: ``strict`` (boxed
+            or explicit answer statement), ``weak`` (strict, else the last
+            number/line, ``method="weak"``) or ``reading`` (strict, else the
+            committed answer of a prose solution, ``method="reading"``).
+        allow_weak: alias of ``extraction="weak"`` (older API).
+        question: the question text, used by ``reading`` only (numbers restated
+            from the question are never taken as the answer).
         rel_tol: relative tolerance for numbers (0.001 = 0.1%; integers written as
             integers are always exact; see :mod:`.numeric`).
         timeout_s: wall-clock bound for one Math-Verify check; past it the
@@ -168,17 +183,19 @@ def check_answer(
         (counted by the caller, never fatal).
 
     Raises:
-        ConfigError: unknown ``answer_type`` (with a suggestion), bad ``rel_tol``
-            or ``timeout_s``.
+        ConfigError: unknown ``answer_type`` or ``extraction`` (with a suggestion),
+            bad ``rel_tol`` or ``timeout_s``.
     """
     kind = validate_answer_type(answer_type)
+    mode = resolve_extraction(extraction, allow_weak)
     _check_params(rel_tol, timeout_s)
     golds = [ground_truth] if isinstance(ground_truth, str) else [g for g in ground_truth if isinstance(g, str)]
     golds = [g for g in golds if g.strip()]
     if kind == "auto":
         kind = infer_answer_type(golds[0], choices) if golds else "short_text"
     try:
-        ext = extract_answer(response or "", allow_weak=allow_weak, numeric=kind in ("number", "math", "relaxed"))
+        ext = extract_answer(response or "", mode=mode, numeric=kind in ("number", "math", "relaxed"),
+                             question=question, yes_no=kind == "yes_no")
     except Exception as e:  # noqa: BLE001 - one odd response must not end a run
         return AnswerCheck(None, Verdict.UNVERIFIABLE, "extraction error: %s: %s" % (type(e).__name__, e), "none", kind)
     if ext.text is None:

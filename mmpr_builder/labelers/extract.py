@@ -16,9 +16,18 @@ labels a response whose answer cannot be extracted as a *format negative*):
    over plain ones. The answer runs to the end of the line (or the next
    non-empty line when the cue ends its line) and is cut at the end of the
    sentence ("The answer is B. Note that A ..." gives ``B``).
-3. ``weak`` (only when the caller allows it): for numeric answers the last
+3. ``weak`` (only in mode ``"weak"``): for numeric answers the last
    number (``\\frac{a}{b}``, ``a/b``, decimals, percent) of the response, else
    the last non-empty line.
+4. ``reading`` (only in mode ``"reading"``): the committed final answer of a
+   free-form prose solution ("Therefore, there are 412 ways."), read by
+   :func:`mmpr_builder.labelers.reading.read_answer` with rules that prefer no
+   answer over a wrong span; it also maps yes/no claims ("it is not possible")
+   to yes/no when the caller expects a yes/no answer.
+
+The modes are :data:`EXTRACTION_MODES`: ``strict`` (1-2, the default: MMPR asks
+for a boxed answer and uses responses without one as format negatives),
+``weak`` (1-3) and ``reading`` (1, 2, 4).
 
 Whatever was found is cleaned by :func:`clean_answer` (``$...$``, ``\\text{}``,
 markdown and trailing punctuation removed). No answer is ``method="none"`` and
@@ -27,10 +36,39 @@ markdown and trailing punctuation removed). No answer is ``method="none"`` and
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass
 
-__all__ = ["Extraction", "find_boxed", "final_statement", "weak_answer", "clean_answer", "extract_answer"]
+from mmpr_builder.errors import ConfigError
+
+__all__ = ["Extraction", "EXTRACTION_MODES", "resolve_extraction", "find_boxed", "final_statement", "weak_answer",
+           "clean_answer", "extract_answer"]
+
+EXTRACTION_MODES: tuple[str, ...] = ("strict", "weak", "reading")
+"""Extraction modes (``labeler.extraction``): ``strict`` = boxed or explicit answer
+statement only; ``weak`` = strict, else the last number/line; ``reading`` =
+strict, else the committed answer of a prose solution (see the module doc)."""
+
+
+def resolve_extraction(extraction: str = "strict", allow_weak: bool = False) -> str:
+    """The extraction mode to use, from a mode name and the legacy ``allow_weak`` flag.
+
+    ``allow_weak=True`` is an alias of ``extraction="weak"`` (it upgrades
+    ``"strict"``; it conflicts with ``"reading"``).
+
+    Raises:
+        ConfigError: unknown mode (with a "did you mean"), or ``allow_weak=True``
+            together with ``extraction="reading"``.
+    """
+    if extraction not in EXTRACTION_MODES:
+        close = difflib.get_close_matches(str(extraction), EXTRACTION_MODES, n=1, cutoff=0.5)
+        hint = " Did you mean %r?" % close[0] if close else ""
+        raise ConfigError("unknown extraction %r; expected one of %s.%s"
+                          % (extraction, ", ".join(EXTRACTION_MODES), hint))
+    if allow_weak and extraction == "reading":
+        raise ConfigError("allow_weak=True (an alias of extraction='weak') conflicts with extraction='reading'")
+    return "weak" if allow_weak else extraction
 
 
 @dataclass(frozen=True)
@@ -39,7 +77,7 @@ class Extraction:
 
     Attributes:
         text: the cleaned answer, or None when nothing was found.
-        method: ``"boxed"``, ``"statement"``, ``"weak"`` or ``"none"``.
+        method: ``"boxed"``, ``"statement"``, ``"weak"``, ``"reading"`` or ``"none"``.
         detail: human-readable note on how it was found (for reasons/logs).
     """
 
@@ -270,20 +308,52 @@ def clean_answer(s: str) -> str:
 _CORRECTION_RE = re.compile(r"\b(?:wait|actually|mistake|correction|re-?check\w*|wrong|instead)\b", re.IGNORECASE)
 
 
-def extract_answer(response: str, *, allow_weak: bool = False, numeric: bool = False) -> Extraction:
+def extract_answer(response: str, *, allow_weak: bool = False, numeric: bool = False, mode: str = "strict",
+                   question: str | None = None, yes_no: bool = False) -> Extraction:
     """Extract the final answer of ``response`` (see the module doc for the order).
+
+    Pure: no I/O. Linear-time regexes only.
 
     Args:
         response: the model's full response text.
-        allow_weak: also try the weak fallback (result marked ``method="weak"``).
+        allow_weak: alias of ``mode="weak"`` (kept for callers of the old API).
         numeric: the expected answer is a number/expression (weak fallback takes
-            the last number instead of the last line).
+            the last number instead of the last line; reading keeps only
+            number/expression spans).
+        mode: one of :data:`EXTRACTION_MODES`.
+        question: the question text (``reading`` only: numbers restated from it
+            are never taken as the answer; "how many X" names the counted noun).
+        yes_no: the expected answer is yes/no (``reading`` only: claims such as
+            "it is not possible" are read as ``no``).
 
     Returns:
         An :class:`Extraction`; ``method="none"``/``text=None`` when nothing was found.
+
+    Raises:
+        ConfigError: unknown ``mode`` (see :func:`resolve_extraction`).
     """
+    mode = resolve_extraction(mode, allow_weak)
     if not response or not response.strip():
         return Extraction(None, "none", "empty response")
+    found = _strict(response)
+    if mode == "reading":
+        from mmpr_builder.labelers.reading import read_answer  # reading builds on this module
+
+        return read_answer(response, strict=found, question=question, numeric=numeric, yes_no=yes_no)
+    if found is not None:
+        return found
+    if mode == "weak":
+        weak = weak_answer(response, numeric)
+        if weak is not None:
+            ans = clean_answer(weak)
+            if ans:
+                return Extraction(ans, "weak", "weak fallback: last %s" % ("number" if numeric else "line"))
+    off = "" if mode == "weak" else " (weak fallback off)"
+    return Extraction(None, "none", "no \\boxed{} or final-answer statement" + off)
+
+
+def _strict(response: str) -> Extraction | None:
+    """Boxed answer or explicit final-answer statement (steps 1-2 of the module doc), or None."""
     boxes = _boxes(response)
     stmt = _statement(response)
     box_ans = clean_answer(boxes[-1][1]) if boxes else ""
@@ -299,13 +369,9 @@ def extract_answer(response: str, *, allow_weak: bool = False, numeric: bool = F
         return Extraction(box_ans, "boxed", "last of %d \\boxed{}" % n if n > 1 else "\\boxed{}")
     if stmt is not None:
         ans = clean_answer(stmt[2])
-        if ans:
+        if ans and not _NEGATED_ANSWER_RE.match(ans):  # "the answer is not 5" states no answer (issue 13)
             return Extraction(ans, "statement", "final-answer statement")
-    if allow_weak:
-        weak = weak_answer(response, numeric)
-        if weak is not None:
-            ans = clean_answer(weak)
-            if ans:
-                return Extraction(ans, "weak", "weak fallback: last %s" % ("number" if numeric else "line"))
-    off = "" if allow_weak else " (weak fallback off)"
-    return Extraction(None, "none", "no \\boxed{} or final-answer statement" + off)
+    return None
+
+
+_NEGATED_ANSWER_RE = re.compile(r"(?:not|never)\s+(?:equal\s+to\s+)?[-+$\\(]*\d", re.IGNORECASE)  # "not 5", not "not A but B"
