@@ -103,6 +103,7 @@ def _need(ok: bool, name: str, rule: str, value: Any) -> None:
 
 def _check_recipe(r: Recipe) -> None:
     from mmpr_builder.labelers.answers import validate_answer_type
+    from mmpr_builder.labelers.extract import resolve_extraction
 
     s, lab, p, d = r.sampling, r.labeler, r.pairing, r.dropout_ntp
     _need(bool(r.methods) and set(r.methods) <= set(METHOD_NAMES), "methods",
@@ -117,6 +118,10 @@ def _check_recipe(r: Recipe) -> None:
     except ConfigError as e:
         raise ConfigError(f"labeler.answer_type: {e}") from None
     _need(0 <= lab.rel_tol < 1, "labeler.rel_tol", "in [0, 1)", lab.rel_tol)
+    try:
+        resolve_extraction(lab.extraction, lab.allow_weak)
+    except ConfigError as e:
+        raise ConfigError(f"labeler.extraction: {e}") from None
     _need(p.max_pairs_per_item >= 1, "pairing.max_pairs_per_item", ">= 1", p.max_pairs_per_item)
     _need(0 <= p.format_negative_share <= 1, "pairing.format_negative_share", "in [0, 1]", p.format_negative_share)
     _need(0 < p.repetition_threshold <= 1, "pairing.repetition_threshold", "in (0, 1]", p.repetition_threshold)

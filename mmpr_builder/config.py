@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from mmpr_builder.errors import ConfigError
+from mmpr_builder.labelers.judge import JudgeConfig
 from mmpr_builder.labelers.numeric import DEFAULT_REL_TOL
 
 METHOD_NAMES = ("correctness", "dropout_ntp")
@@ -83,8 +84,12 @@ class LabelerConfig:
     """Answer checking (see :mod:`mmpr_builder.labelers`)."""
 
     answer_type: str = field(default="auto", metadata={"help": "verifier: auto, multiple_choice, number, math, yes_no, short_text, anls, relaxed"})
-    allow_weak: bool = field(default=False, metadata={"help": "accept a last-line/last-number answer when none is stated"})
+    extraction: str = field(default="strict", metadata={"help": "strict (boxed or 'Answer:' line; others are format negatives), weak (else the last number/line), reading (else the committed answer of a prose solution)"})
+    allow_weak: bool = field(default=False, metadata={"help": "legacy alias of extraction: weak"})
     rel_tol: float = field(default=DEFAULT_REL_TOL, metadata={"help": "relative tolerance for numeric answers (0.001 = 0.1%, as MMPR's scorer; `mmpr check-answer` uses the same default)"})
+
+
+    judge: JudgeConfig = field(default_factory=JudgeConfig, metadata={"help": "optional judge model for verdicts the rules leave undecided (off by default)"})
 
 
 @dataclass

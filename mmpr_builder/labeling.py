@@ -16,6 +16,7 @@ so an item's pairs do not depend on scheduling, batching or resumes.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import random
@@ -25,10 +26,11 @@ from typing import Any
 from mmpr_builder.config import Recipe
 from mmpr_builder.engine import GenerationRequest, GenerationResult, Sampling, item_seed
 from mmpr_builder.errors import ItemError
-from mmpr_builder.items import DropReason, ItemOutcome, ItemStatus, QuestionItem, Response, ResponseIssue
+from mmpr_builder.items import PAIRING_COUNTS, DropReason, ItemOutcome, ItemStatus, QuestionItem, Response, ResponseIssue
 from mmpr_builder.labelers.answers import Verdict, check_answer
 from mmpr_builder.labelers.dropout_ntp import Cut, continuation_messages, cut_response, make_rejected
 from mmpr_builder.labelers.hygiene import response_issue
+from mmpr_builder.labelers.judge import Judge, JudgeInput, apply_judge, judge_picks, make_judge, render_prompt
 from mmpr_builder.pairing import LabeledResponse, correctness_pairs
 from mmpr_builder.prompt import build_user_text
 from mmpr_builder.schema import Provenance, make_pair_row
@@ -46,7 +48,8 @@ class PreparedItem:
         messages: the chat prompt (images as PIL parts, then the text).
         outcome: filled in as the item is labelled.
         rows: its pair rows so far (``(order key, row)``, sorted when the item is committed).
-        open_continuations: DropoutNTP continuations still in the engine.
+        open_requests: DropoutNTP continuations or judge requests still in the engine.
+        responses, labeled, judge_replies: kept while the judge's replies are awaited.
     """
 
     item: QuestionItem
@@ -54,11 +57,21 @@ class PreparedItem:
     messages: list[dict[str, Any]]
     outcome: ItemOutcome
     rows: list[tuple[tuple, dict[str, Any]]] = field(default_factory=list)
-    open_continuations: int = 0
+    open_requests: int = 0
+    responses: list[Response] = field(default_factory=list)
+    labeled: list[LabeledResponse] | None = None
+    judge_replies: dict[int, str | BaseException] = field(default_factory=dict)
 
     def sorted_rows(self) -> list[dict[str, Any]]:
         """Pair rows in a fixed order: correctness pairs as drawn, then DropoutNTP pairs by chosen index."""
         return [row for _, row in sorted(self.rows, key=lambda kr: kr[0])]
+
+
+@dataclass(frozen=True)
+class JudgeAsk:
+    """One judge request: the ``index``-th response of an item (backend ``engine``)."""
+
+    index: int
 
 
 @dataclass(frozen=True)
@@ -83,6 +96,8 @@ class ItemLabeler:
         self.recipe = recipe
         self.provenance = provenance
         self.tokenizer = tokenizer
+        judge = recipe.labeler.judge
+        self.http_judge = make_judge(judge) if judge.backend == "openai" else None
         s, d = recipe.sampling, recipe.dropout_ntp
         self.sample_params = Sampling(temperature=s.temperature, max_tokens=s.max_tokens, top_p=s.top_p, top_k=s.top_k)
         self.continue_params = Sampling(temperature=d.temperature, max_tokens=s.max_tokens, top_p=d.top_p)
@@ -120,31 +135,89 @@ class ItemLabeler:
                                  continue_final_message=True, sampling=self.continue_params)
 
     # -- labelling -----------------------------------------------------------------------
-    def label_samples(self, p: PreparedItem, responses: list[Response]) -> list[Continuation]:
-        """Label the K responses, add the correctness pairs, and return the DropoutNTP jobs (maybe none)."""
-        recipe, item, out = self.recipe, p.item, p.outcome
-        threshold = recipe.pairing.repetition_threshold
-        rng = random.Random(item_seed(self.provenance.seed, item.id, "pairing"))
+    def check_samples(self, p: PreparedItem, responses: list[Response]) -> list[LabeledResponse] | None:
+        """Record the K responses and label them by rules (None for an item without ground truth).
+
+        Verdicts: :func:`~mmpr_builder.labelers.answers.check_answer` with the recipe's answer
+        type, extraction mode and tolerance (the item's question given to reading mode);
+        hygiene: :func:`~mmpr_builder.labelers.hygiene.response_issue`.
+        """
+        lab, item, out = self.recipe.labeler, p.item, p.outcome
+        threshold = self.recipe.pairing.repetition_threshold
         out.responses = len(responses)
         out.response_tokens = [r.num_tokens for r in responses]
         if item.ground_truth is None:
+            return None
+        return [LabeledResponse.of(r, check_answer(r.text, item.ground_truth, item.choices, self._answer_type(item),
+                                                   extraction=lab.extraction, allow_weak=lab.allow_weak,
+                                                   question=item.question, rel_tol=lab.rel_tol), threshold)
+                for r in responses]
+
+    # -- the optional judge (labeler.judge) -----------------------------------------------
+    @property
+    def judge_in_stream(self) -> bool:
+        """The judge is the build's own model: its prompts join the engine stream (:meth:`judge_requests`)."""
+        return self.recipe.labeler.judge.backend == "engine"
+
+    def _judge_inputs(self, p: PreparedItem, labeled: list[LabeledResponse]) -> list[JudgeInput]:
+        return [JudgeInput(p.item.question, p.item.ground_truth, lr.response.text) for lr in labeled]
+
+    def judge_requests(self, p: PreparedItem, labeled: list[LabeledResponse]) -> list[tuple[GenerationRequest, JudgeAsk]]:
+        """Engine requests for the responses the judge is asked about (greedy, ``judge.max_tokens``)."""
+        cfg = self.recipe.labeler.judge
+        checks = [lr.check for lr in labeled]
+        inputs = self._judge_inputs(p, labeled)
+        return [(GenerationRequest(f"{p.item.id}#judge/{i}",
+                                   [{"role": "user", "content": [{"type": "text", "text": render_prompt(
+                                       inputs[i].question, inputs[i].ground_truth, inputs[i].response,
+                                       cfg.tail_chars)}]}],
+                                   item_seed(cfg.seed, p.item.id, f"judge/{i}"),
+                                   sampling=Sampling(temperature=0.0, max_tokens=cfg.max_tokens)), JudgeAsk(i))
+                for i in judge_picks(checks, cfg)]
+
+    def apply_judge(self, p: PreparedItem, labeled: list[LabeledResponse],
+                    replies: dict[int, str | BaseException] | None = None) -> list[LabeledResponse]:
+        """The labels with the judge's verdicts applied (:func:`~mmpr_builder.labelers.judge.apply_judge`).
+
+        Args:
+            replies: the engine's reply text (or error) per asked index (:meth:`judge_requests`);
+                None to call the HTTP judge (backend ``openai``) here.
+        """
+        cfg = self.recipe.labeler.judge
+        if replies is None:
+            judge = self.http_judge
+        else:
+            judge = Judge(f"engine:{self.provenance.model}", lambda prompts: [replies[i] for i in sorted(replies)], cfg)
+        checks, _ = apply_judge([lr.check for lr in labeled], self._judge_inputs(p, labeled), judge)
+        return [dataclasses.replace(lr, check=c) for lr, c in zip(labeled, checks)]
+
+    def label_samples(self, p: PreparedItem, responses: list[Response],
+                      labeled: list[LabeledResponse] | None = None) -> list[Continuation]:
+        """Label the K responses, add the correctness pairs, and return the DropoutNTP jobs (maybe none).
+
+        Args:
+            labeled: the responses' labels when already made (by :meth:`check_samples`,
+                possibly revised by a judge); else they are made here.
+        """
+        recipe, item, out = self.recipe, p.item, p.outcome
+        threshold = recipe.pairing.repetition_threshold
+        rng = random.Random(item_seed(self.provenance.seed, item.id, "pairing"))
+        if labeled is None:
+            labeled = self.check_samples(p, responses)
+        if labeled is None:  # no ground truth: DropoutNTP only
             out.status = ItemStatus.NO_GROUND_TRUTH
             issues = [response_issue(r, threshold) for r in responses]
             out.issues.update(ResponseIssue(i) for i in issues if i)
             if "dropout_ntp" not in recipe.methods:
                 return []
             return self._cut(p, rng, [r for r, i in zip(responses, issues) if i is None])
-        answer_type = item.answer_type if item.answer_type != "auto" else recipe.labeler.answer_type
-        labeled = [LabeledResponse.of(r, check_answer(r.text, item.ground_truth, item.choices, answer_type,
-                                                      allow_weak=recipe.labeler.allow_weak,
-                                                      rel_tol=recipe.labeler.rel_tol), threshold)
-                   for r in responses]
+        answer_type = self._answer_type(item)
         result = correctness_pairs(labeled, recipe.pairing, rng, answer_type=answer_type, choices=item.choices)
         out.status = ItemStatus(result.status)
         out.verdicts.update(lr.check.verdict.value for lr in labeled)
+        out.judged += sum(lr.check.judged_by is not None for lr in labeled)
         out.issues.update(ResponseIssue(lr.issue) for lr in labeled if lr.issue)
-        out.pairing.update({k: result.counts.get(k, 0) for k in ("dropped_duplicate", "dropped_equivalent",
-                                                                   "pairs_format_negative")})
+        out.pairing.update({k: result.counts.get(k, 0) for k in PAIRING_COUNTS})
         if "correctness" in recipe.methods:
             for n, (chosen, rejected) in enumerate(result.pairs):
                 self._add_row(p, (0, n), "correctness", chosen.response, rejected.response,
@@ -154,6 +227,9 @@ class ItemLabeler:
             usable = [lr.response for lr in labeled if lr.check.verdict == Verdict.CORRECT and lr.issue is None]
             return self._cut(p, rng, usable)
         return []
+
+    def _answer_type(self, item: QuestionItem) -> str:
+        return item.answer_type if item.answer_type != "auto" else self.recipe.labeler.answer_type
 
     def _cut(self, p: PreparedItem, rng: random.Random, usable: list[Response]) -> list[Continuation]:
         """Draw up to ``dropout_ntp.num_chosen`` chosen responses with ``rng`` and cut each."""

@@ -6,10 +6,12 @@ writing:
 - the **engine thread** (the caller's) keeps up to ``run.inflight_items``
   items in the engine: it pulls items from the source as others finish,
   submits their sampling requests and the DropoutNTP continuations handed
-  back by the worker, steps the engine and passes each finished request on;
-- the **writer thread** labels each finished item, makes its pairs, asks for
-  its DropoutNTP continuations (they join the same stream at once) and hands
-  the finished item to the :class:`~mmpr_builder.output.writer.ShardWriter`.
+  (and judge requests) handed back by the writer thread, steps the engine and
+  passes each finished request on;
+- the **writer thread** labels each finished item, consults the optional
+  judge, makes its pairs, asks for its DropoutNTP continuations (they join the
+  same stream at once) and hands the finished item to the
+  :class:`~mmpr_builder.output.writer.ShardWriter`.
 
 Durability: items are committed in order of completion, at least every
 ``run.commit_interval_s`` seconds and whenever the writer thread has nothing
@@ -30,10 +32,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from mmpr_builder.engine import GenerationResult
+from mmpr_builder.engine import GenerationRequest, GenerationResult
 from mmpr_builder.errors import ItemError
 from mmpr_builder.items import QuestionItem
-from mmpr_builder.labeling import Continuation, ItemLabeler, PreparedItem
+from mmpr_builder.labeling import ItemLabeler, JudgeAsk, PreparedItem
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +55,9 @@ class StreamStats:
 class _Writer(threading.Thread):
     """The writer thread: labels finished requests, commits items, hands continuations back.
 
-    Messages in (``inbox``): ``("sampled", item, result)``, ``("continued", item, job, result)``,
-    ``("bad", ItemError)``. Messages out (``outbox``): ``("submit", item, [jobs])``,
+    Messages in (``inbox``): ``("result", item, tag, result)`` (tag None: the item's samples; a
+    :class:`~mmpr_builder.labeling.Continuation`; a :class:`~mmpr_builder.labeling.JudgeAsk`) and
+    ``("bad", ItemError)``. Messages out (``outbox``): ``("submit", item, [(request, tag)])``,
     ``("done", item)``, ``("fatal", exception)``.
     """
 
@@ -93,29 +96,47 @@ class _Writer(threading.Thread):
                 self._uncommitted += 1
             return
         p: PreparedItem = args[0]
-        if kind == "sampled":
-            result: GenerationResult = args[1]
-            if result.error:
-                self.writer.add_error(p.item.id, "engine_error", result.error)
-                self._finish(p, commit=False)
-                return
-            try:
-                jobs = self.labeler.label_samples(p, result.responses)
-            except Exception as e:  # noqa: BLE001 - one item's labelling fault must not end the run
-                self.writer.add_error(p.item.id, "labeling_error", f"{type(e).__name__}: {e}")
-                self._finish(p, commit=False)
-                return
-            if jobs:
-                p.open_continuations = len(jobs)
-                self.outbox.put(("submit", p, jobs))
-                return
-        else:  # "continued"
-            job, result = args[1], args[2]
-            self.labeler.add_continuation(p, job, result)
-            p.open_continuations -= 1
-            if p.open_continuations:
-                return
-        self._finish(p, commit=True)
+        tag, result = args[1], args[2]
+        try:
+            if tag is None:  # the item's K samples
+                if result.error:
+                    self.writer.add_error(p.item.id, "engine_error", result.error)
+                    self._finish(p, commit=False)
+                    return
+                p.responses = result.responses
+                p.labeled = self.labeler.check_samples(p, p.responses)
+                if p.labeled is not None and self.labeler.judge_in_stream:
+                    asks = self.labeler.judge_requests(p, p.labeled)
+                    if asks:
+                        self._submit(p, asks)
+                        return
+                elif p.labeled is not None and self.labeler.http_judge is not None:
+                    p.labeled = self.labeler.apply_judge(p, p.labeled)
+                jobs = self.labeler.label_samples(p, p.responses, p.labeled)
+            elif isinstance(tag, JudgeAsk):
+                p.judge_replies[tag.index] = RuntimeError(result.error) if result.error else result.responses[0].text
+                p.open_requests -= 1
+                if p.open_requests:
+                    return
+                labeled = self.labeler.apply_judge(p, p.labeled, p.judge_replies)
+                jobs = self.labeler.label_samples(p, p.responses, labeled)
+            else:  # a DropoutNTP continuation
+                self.labeler.add_continuation(p, tag, result)
+                p.open_requests -= 1
+                jobs = []
+        except Exception as e:  # noqa: BLE001 - one item's labelling fault must not end the run
+            self.writer.add_error(p.item.id, "labeling_error", f"{type(e).__name__}: {e}")
+            self._finish(p, commit=False)
+            return
+        if jobs:
+            self._submit(p, [(self.labeler.continuation_request(p, job), job) for job in jobs])
+        elif not p.open_requests:
+            self._finish(p, commit=True)
+
+    def _submit(self, p: PreparedItem, requests: list[tuple]) -> None:
+        """Hand ``(request, tag)`` pairs to the engine thread; their results come back tagged."""
+        p.open_requests += len(requests)
+        self.outbox.put(("submit", p, requests))
 
     def _finish(self, p: PreparedItem, *, commit: bool) -> None:
         if commit:
@@ -143,20 +164,19 @@ def run_stream(items: Iterator[QuestionItem | ItemError], engine, labeler: ItemL
     worker = _Writer(labeler, writer, commit_interval_s)
     worker.start()
     stats = StreamStats()
-    routes: dict[str, tuple[PreparedItem, Continuation | None]] = {}  # request key -> item (and job)
+    routes: dict[str, tuple[PreparedItem, Any]] = {}  # request key -> (item, tag: None = its samples)
     open_items = 0
     source = iter(items)
     exhausted = False
     t0 = time.perf_counter()
 
     def route(result: GenerationResult) -> None:
-        p, job = routes.pop(result.key)
+        p, tag = routes.pop(result.key)
         stats.generated_tokens += sum(r.num_tokens for r in result.responses)
-        worker.inbox.put(("sampled", p, result) if job is None else ("continued", p, job, result))
+        worker.inbox.put(("result", p, tag, result))
 
-    def submit(p: PreparedItem, job: Continuation | None) -> None:
-        request = labeler.sample_request(p) if job is None else labeler.continuation_request(p, job)
-        routes[request.key] = (p, job)
+    def submit(p: PreparedItem, request: GenerationRequest, tag: Any) -> None:
+        routes[request.key] = (p, tag)
         rejected = engine.submit(request)
         if rejected is not None:
             route(rejected)
@@ -167,8 +187,8 @@ def run_stream(items: Iterator[QuestionItem | ItemError], engine, labeler: ItemL
         if kind == "fatal":
             raise msg[1]
         if kind == "submit":
-            for job in msg[2]:
-                submit(msg[1], job)
+            for request, tag in msg[2]:
+                submit(msg[1], request, tag)
         else:  # "done"
             open_items -= 1
             stats.items += 1
@@ -197,7 +217,7 @@ def run_stream(items: Iterator[QuestionItem | ItemError], engine, labeler: ItemL
                         worker.inbox.put(("bad", e))
                         continue
                     open_items += 1
-                    submit(p, None)
+                    submit(p, labeler.sample_request(p), None)
             if engine.in_flight:
                 for result in engine.step():
                     route(result)

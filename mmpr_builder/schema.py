@@ -11,7 +11,8 @@ and ``datasets.load_dataset("parquet", ...)`` read them with no conversion:
   embedded; decoded to ``PIL.Image`` by ``datasets`` (Image feature).
 
 The other columns record provenance: how the pair was made (``method``:
-``correctness`` or ``dropout_ntp``), the answers and verdicts of both sides,
+``correctness`` or ``dropout_ntp``), the answers and verdicts of both sides
+(``*_judged_by``: the judge that gave a verdict, None for rule verdicts),
 finish reasons, token counts, the DropoutNTP cut, the model, the sampling
 parameters and the seed.
 """
@@ -53,6 +54,8 @@ def _features():
         "rejected_answer": Value("string"),
         "chosen_verdict": Value("string"),
         "rejected_verdict": Value("string"),
+        "chosen_judged_by": Value("string"),
+        "rejected_judged_by": Value("string"),
         "chosen_finish_reason": Value("string"),
         "rejected_finish_reason": Value("string"),
         "chosen_num_tokens": Value("int32"),
@@ -193,6 +196,8 @@ def make_pair_row(item: QuestionItem, prompt_text: str, method: str, chosen: Res
         "rejected_answer": rejected_check.extracted if rejected_check else None,
         "chosen_verdict": chosen_check.verdict.value if chosen_check else None,
         "rejected_verdict": rejected_check.verdict.value if rejected_check else None,
+        "chosen_judged_by": chosen_check.judged_by if chosen_check else None,
+        "rejected_judged_by": rejected_check.judged_by if rejected_check else None,
         "chosen_finish_reason": chosen.finish_reason,
         "rejected_finish_reason": rejected.finish_reason,
         "chosen_num_tokens": chosen.num_tokens,

@@ -15,48 +15,16 @@ import random
 import signal
 import subprocess
 import sys
-from collections import deque
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 
-from mmpr_builder.engine import GenerationResult
-from mmpr_builder.items import QuestionItem, Response
+from fake_engine import FakeEngine
+from mmpr_builder.items import QuestionItem
 
 LIMIT = 36
 FINGERPRINT = {"recipe": "mathqa", "seed": 0, "engine": "fake"}
-
-
-class FakeEngine:
-    """A streaming engine double: each request gets ``n`` seeded responses, about half with the right
-    final answer; one request finishes per :meth:`step`, first in first out."""
-
-    model_name = "fake-engine"
-    dtype = "float32"
-    tokenizer = None
-
-    def __init__(self, truths: dict[str, str]):
-        self.truths = truths
-        self.queue: deque = deque()
-
-    @property
-    def in_flight(self) -> int:
-        return len(self.queue)
-
-    def submit(self, req):
-        self.queue.append(req)
-
-    def step(self):
-        req = self.queue.popleft()
-        truth = self.truths[req.key]
-        responses = []
-        for j in range(req.n):
-            rng = random.Random(req.seed * 1000 + j)
-            answer = truth if rng.random() < 0.5 else str(int(rng.random() * 1000) + 1000)
-            text = f"Step {j}: we compute carefully ({rng.randrange(10**6)}). The answer is {answer}."
-            responses.append(Response(text, "stop", len(text.split()), list(range(len(text.split())))))
-        return [GenerationResult(req.key, responses)]
 
 
 class PrintProgress:

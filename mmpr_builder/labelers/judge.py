@@ -229,7 +229,7 @@ def _engine_call(engine, config: JudgeConfig) -> Callable[[list[str]], list]:
         reqs = [GenerationRequest(key="judge-%d" % i, seed=config.seed,
                                   messages=[{"role": "user", "content": [{"type": "text", "text": p}]}])
                 for i, p in enumerate(prompts)]
-        results = engine.generate(reqs, temperature=0.0, max_tokens=config.max_tokens, desc="judge")
+        results = engine.generate(reqs, temperature=0.0, max_tokens=config.max_tokens)
         return [RuntimeError(r.error) if r.error else r.responses[0].text for r in results]
 
     return call
@@ -243,6 +243,13 @@ def _audited(seed: int, index: int, share: float) -> bool:
         return False
     h = int.from_bytes(hashlib.sha256(b"%d:%d" % (seed, index)).digest()[:8], "big")
     return h / 2**64 < share
+
+
+def judge_picks(checks: Sequence[AnswerCheck], config: JudgeConfig, audit_share: float | None = None) -> list[int]:
+    """Indices of the checks the judge is asked about: every undecided one (``no_answer``,
+    ``unverifiable``) and a seeded ``audit_share`` sample of the decided ones."""
+    share = config.audit_share if audit_share is None else audit_share
+    return [i for i, c in enumerate(checks) if c.verdict in _UNDECIDED or _audited(config.seed, i, share)]
 
 
 def apply_judge(checks: Sequence[AnswerCheck], inputs: Sequence[JudgeInput], judge: Judge, *,
@@ -267,9 +274,7 @@ def apply_judge(checks: Sequence[AnswerCheck], inputs: Sequence[JudgeInput], jud
     """
     if len(checks) != len(inputs):
         raise ValueError("apply_judge: %d checks but %d inputs" % (len(checks), len(inputs)))
-    share = judge.config.audit_share if audit_share is None else audit_share
-    picked = [i for i, c in enumerate(checks)
-              if c.verdict in _UNDECIDED or _audited(judge.config.seed, i, share)]
+    picked = judge_picks(checks, judge.config, audit_share)
     stats = JudgeStats()
     if not picked:
         return list(checks), stats
