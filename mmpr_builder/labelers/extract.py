@@ -115,7 +115,7 @@ def _boxes(text: str) -> list[tuple[int, str, int]]:
 
 
 _BOX_JOIN_RE = re.compile(
-    r"(?:\s|\$|[,;&]|\\[,;:! ]|\\q?quad\b|\\[()\[\]]|\b(?:and|or)\b|[A-Za-z]\s*=|"
+    r"(?:\s|\$|[,;&]|\\[,;:! ]|\\q?quad\b|\\[()\[\]]|\b(?:and|or)\b|[A-Za-z](?:_\{?\w+\}?)?\s*=|"
     r"\\(?:text|mathrm|textrm)\s*\{\s*,?\s*(?:and|or)?\s*,?\s*\})*"
 )
 
@@ -222,9 +222,9 @@ def final_statement(text: str) -> str | None:
 
 
 # --- weak fallback ---------------------------------------------------------------
-_NUMBER_TOKEN_RE = re.compile(
-    r"\\[dt]?frac\s*\{[^{}]+\}\s*\{[^{}]+\}"
-    r"|-?\d[\d,]*(?:\.\d+)?(?:\s*/\s*\d+(?:\.\d+)?)?\s*(?:\\?%|percent)?"
+_NUMBER_TOKEN_RE = re.compile(  # a fraction keeps its sign; a digit glued to a word (AZYUK2A) is no number
+    r"(?:-\s*)?\\[dt]?frac\s*\{[^{}]+\}\s*\{[^{}]+\}"
+    r"|(?<![A-Za-z])-?\d[\d,]*(?:\.\d+)?(?:\s*/\s*\d+(?:\.\d+)?)?\s*(?:\\?%|percent)?"
     r"|-?\.\d+"
 )
 _MATH_SPAN_RE = re.compile(r"\$\$?([^$]+)\$\$?|\\\((.+?)\\\)")

@@ -28,9 +28,12 @@ __all__ = ["split_members", "match_members", "MAX_MEMBERS"]
 MAX_MEMBERS = 16
 """Sets larger than this are not matched member by member (the caller decides as a whole)."""
 
+_SP = r"(?:\s|\\[ ,;:!]|\\q?quad(?![A-Za-z]))"
 _SEP_RE = re.compile(
-    r"\s*(?:,\s*(?:and|or)\s+|,|;|\s+(?:and|or)\s+|\\(?:text|mathrm|textrm)\s*\{\s*,?\s*(?:and|or)\s*\}|\\q?quad)\s*"
+    r"(?:" + _SP + r"*(?:,|;|\b(?:and|or)\b|\\(?:text|mathrm|textrm)\s*\{\s*,?\s*(?:and|or)?\s*,?\s*\})" + _SP + r"*)+"
+    r"|" + _SP + r"*\\q?quad(?![A-Za-z])" + _SP + r"*"
 )
+_EDGE_SPACE_RE = re.compile("^" + _SP + "+|" + _SP + "+$")
 _SET_OPEN_RE = re.compile(r"^(?:\\left\s*)?\\\{")
 _SET_CLOSE_RE = re.compile(r"(?:\\right\s*)?\\\}$")
 
@@ -44,11 +47,14 @@ def _balanced_top(text: str) -> list[tuple[int, int]]:
             depth += 1 if text[i + 1] == "{" else -1
             i += 2
             continue
+        if c == "\\" and not (depth == 0 and (m := _SEP_RE.match(text, i)) and m.end() > i):
+            i += 2  # an escape (\, \; \! \left ...) is never a separator by its second character
+            continue
         if c in "([{":
             depth += 1
         elif c in ")]}":
             depth -= 1
-        elif depth == 0:
+        elif depth == 0 and (c in ",; \\" or text.startswith(("and", "or"), i)):
             m = _SEP_RE.match(text, i)
             if m and m.end() > i:
                 spans.append((m.start(), m.end()))
@@ -79,7 +85,12 @@ def _split(text: str) -> list[str]:
         out.append(text[last:a])
         last = b
     out.append(text[last:])
-    return [m.strip() for m in out if m.strip()]
+    members = [m for m in (_EDGE_SPACE_RE.sub("", m) for m in out) if m]
+    seen: list[str] = []
+    for m in members:  # a set lists a member once: {a, a} is {a}
+        if m.replace(" ", "") not in [x.replace(" ", "") for x in seen]:
+            seen.append(m)
+    return seen
 
 
 def split_members(text: str) -> tuple[tuple[str, ...], str]:

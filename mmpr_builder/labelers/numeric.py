@@ -94,7 +94,7 @@ _LATEX_SUBS = [
     (re.compile(r"\\[dt]?frac\s*(\d)\s*(\d)"), r"(\1/\2)"),
     (re.compile(r"\\(?:text|textbf|mathrm|mbox|textrm|mathbf|operatorname)\s*\{([^{}]*)\}"), r" \1 "),
     (re.compile(r"\^\s*\{?\\circ\}?|°|\\degree"), " deg "),
-    (re.compile(r"(\d)\s*(?:\\,|\\!|\{,\}|\u2009|\u202f|\\ )\s*(?=\d{3})"), r"\1"),
+    (re.compile(r"(\d)\s*(?:,\s*\\!|\\,|\\!|\{,\}|\u2009|\u202f|\\ )\s*(?=\d{3})"), r"\1"),
     (re.compile(r"\\[,;:!]|\\quad|\\qquad|~|\\ |\\left|\\right|\\displaystyle"), " "),
     (re.compile(r"\\%"), "%"),
     (re.compile(r"\\\$|\\(?:approx|sim)\b|≈|\$"), " "),
@@ -110,7 +110,7 @@ _OP_TAIL_RE = re.compile(r"^(?:\s*[\^_=+*/\\{]|[(\[!])")
 _PCT_RE = re.compile(r"\s*(?:%|percent\b|per\s*cent\b)", re.IGNORECASE)
 _SCALE_RE = re.compile(r"\s*(thousand|million|billion|trillion)\b", re.IGNORECASE)
 _SIGNED_FRAC_RE = re.compile(r"(?<![\w)}\].])(-?)\s*\((-?)([\d.]+/[\d.]+)\)")
-_DEC_COMMA_RES = (re.compile(r"(?<![\d.,])(-?0),(\d+)(?![\d,])"), re.compile(r"(?<![\d.,])(-?\d{4,}),(\d{1,2})(?![\d,])"))
+_DEC_COMMA_RE = re.compile(r"^(-?0),(\d+)$|^(-?\d{4,}),(\d{1,2})$")  # the whole answer only: (0,9) is an interval
 _FUNC_RE = re.compile(
     r"[A-Za-z]\(|√|\b(?:sqrt|log|ln|lg|exp|sin|cos|tan|cot|sec|csc|arc\w+|sinh|cosh|tanh|gcd|lcm|max|min)\s*[\d(]",
     re.IGNORECASE,
@@ -142,9 +142,10 @@ def _normalise(text: str) -> str | None:
         if len(rel.parts) != 2 or not (is_simple_lhs(rel.parts[0]) or _NUMERIC_LHS_RE.match(rel.parts[0])):
             return None  # "a+3z=0", "x = 3 = y": an equation, not a value; "x = 3 or x = -3" stays a hedge
         s = rel.parts[1]
-    for rx in _DEC_COMMA_RES:
-        s = rx.sub(r"\1.\2", s)
     s = _LEAD_RE.sub("", s.strip()).strip()
+    m = _DEC_COMMA_RE.match(s)
+    if m:
+        s = "%s.%s" % (m.group(1) or m.group(3), m.group(2) or m.group(4))
     return s[1:] if s[:1] == "+" and s[1:2].isdigit() else s
 
 
