@@ -62,8 +62,10 @@ def _close(g, p, rel_tol: float) -> bool:
 
 
 def _check(verify, g_list, p_list, rel_tol) -> bool:
+    if not verify(g_list, p_list, timeout_seconds=None):
+        return False
     if rel_tol is None:
-        return bool(verify(g_list, p_list, timeout_seconds=None))
+        return True
     for g in g_list:
         for p in p_list:
             if verify([g], [p], timeout_seconds=None) and _close(g, p, rel_tol):

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from mmpr_builder.errors import ConfigError
 from mmpr_builder.labelers.choice import asserted_options
 from mmpr_builder.labelers.extract import Extraction, clean_answer, extract_answer, final_statement
-from mmpr_builder.labelers.ground_truth import GroundTruth, normalize_ground_truth
+from mmpr_builder.labelers.ground_truth import GroundTruth, normalize_ground_truth, strip_sentence
 from mmpr_builder.labelers.members import split_members
 from mmpr_builder.labelers.numeric import DEFAULT_REL_TOL, parse_number
 from mmpr_builder.labelers.verify import (
@@ -123,7 +123,8 @@ def infer_answer_type(ground_truth: str, choices: Sequence[str] | None = None) -
     if looks_like_math(g):
         return "math"
     members, form = split_members(g)
-    if form == "tuple" or (len(members) > 1 and any(parse_number(m) is not None or looks_like_math(m) for m in members)):
+    if form == "tuple" or (len(members) > 1 and any(
+            parse_number(m) is not None or looks_like_math(m) or split_members(m)[1] == "tuple" for m in members)):
         return "math"  # lists and tuples never fall to text matching
     return "short_text"
 
@@ -229,6 +230,8 @@ def check_answer(
         ext = extract_answer(response or "", allow_weak=allow_weak, numeric=kind in ("number", "math", "relaxed"))
         if kind == "multiple_choice" and ext.text is not None:
             ext = _choice_statement(response, ext, choices)
+        elif ext.method == "statement" and ext.text and (bare := strip_sentence(ext.text)) != ext.text:
+            ext = Extraction(bare, ext.method, ext.detail + ", value of the sentence")
     except Exception as e:  # noqa: BLE001 - one odd response must not end a run
         return result(None, Verdict.UNVERIFIABLE, "extraction error: %s: %s" % (type(e).__name__, e), "none", kind)
     if ext.text is None:

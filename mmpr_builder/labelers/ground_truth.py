@@ -4,9 +4,11 @@ Issue 13, part 2. Ground truths come from many datasets and are not always a
 bare value. Rules, applied in this order (each source is the issue's held-out
 set of wordy ground truths and Math-Verify's test golds):
 
-1. **Worked solution**: a ground truth holding ``\\boxed{}`` stands for its
-   boxed content (several boxes: the list of them), as MATH-style datasets
-   store the whole solution.
+1. **Worked solution**: a ground truth holding ``\\boxed{}``, or prose of more
+   than :data:`MAX_WORDS` words outside math, stands for its final answer as
+   :func:`.extract.extract_answer` reads it (strict: the last box, several
+   boxes joined only by separators, or a final-answer statement), as
+   MATH-style datasets store the whole solution.
 2. **Surface**: ``$...$``, ``\\(...\\)``, ``\\text{}``-like wrappers, markdown and
    trailing punctuation are removed (:func:`.extract.clean_answer`, the same
    cleaning as the response's answer, so both are typed from the same form).
@@ -30,12 +32,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
-from mmpr_builder.labelers.extract import clean_answer, find_boxed
+from mmpr_builder.labelers.extract import clean_answer, extract_answer
 from mmpr_builder.labelers.members import split_members
 from mmpr_builder.labelers.numeric import parse_number
 
-__all__ = ["GroundTruth", "normalize_ground_truth", "GT_KINDS", "MAX_WORDS"]
+__all__ = ["GroundTruth", "normalize_ground_truth", "strip_sentence", "GT_KINDS", "MAX_WORDS"]
 
 GT_KINDS: tuple[str, ...] = ("value", "set", "yes_no", "expression")
 """Kinds a ground truth is normalised to."""
@@ -77,6 +80,15 @@ _TAIL_SENT_RE = re.compile(
 _YES_NO = {"yes": "yes", "true": "yes", "no": "no", "false": "no"}
 _FIRST_WORD_RE = re.compile(r"^\W*([A-Za-z]+)\b")
 _MATHY_RE = re.compile(r"\\[A-Za-z]+|[\^_{}=<>≤≥√π∞+*/]|\d\s*[A-Za-z]|[A-Za-z]\s*[-+]\s*\d|\bsqrt\b|\bpi\b")
+
+
+_MATH_SPAN_RE = re.compile(r"\$[^$]*\$|\\\(.*?\\\)|\\\[.*?\\\]", re.DOTALL)
+_WORD_RE = re.compile(r"[A-Za-z]{2,}")
+
+
+def _prose_words(s: str) -> int:
+    """Words of two or more letters outside math spans and LaTeX commands."""
+    return len(_WORD_RE.findall(re.sub(r"\\[A-Za-z]+", " ", _MATH_SPAN_RE.sub(" ", s))))
 
 
 def _balanced(s: str) -> bool:
@@ -122,14 +134,27 @@ def normalize_ground_truth(text: str) -> GroundTruth:
         text: the item's ground truth as stored in the dataset.
 
     Returns:
-        A :class:`GroundTruth`. Never raises; pure (same input, same output).
+        A :class:`GroundTruth`. Never raises; pure (same input, same output), so
+        results are cached per process (32 samples of an item share one).
     """
     if not isinstance(text, str) or not text.strip():
         return GroundTruth((), "value", "empty ground truth")
+    return _normalize(text)
+
+
+def strip_sentence(text: str) -> str:
+    """The value of a sentence that only states it ("the only possible value is 3",
+    "3 is the answer", "The maximum number of points ... is 19"), else ``text``.
+    Used on ground truths and on answers read from a final-answer statement."""
+    return _unwrap_sentence(text.strip())
+
+
+@lru_cache(maxsize=4096)
+def _normalize(text: str) -> GroundTruth:
     s = text.strip()
-    boxes = find_boxed(s) if "\\boxed" in s or "\\fbox" in s else []
-    if boxes:
-        s = ", ".join(boxes) if len(boxes) > 1 else boxes[0]
+    if "\\boxed" in s or "\\fbox" in s or _prose_words(s) > MAX_WORDS:
+        found = extract_answer(s).text
+        s = found if found else s
     s = clean_answer(s)
     if not _balanced(s) or s.count("$") % 2:
         return GroundTruth((s,), "value", "ground truth %r has unbalanced braces or $" % text[:80])
@@ -143,7 +168,7 @@ def normalize_ground_truth(text: str) -> GroundTruth:
             cands.append(c)
     if not cands:
         return GroundTruth((s,), "value", "ground truth %r has no value" % text[:80])
-    wordy = [c for c in cands if len(c.split()) > MAX_WORDS and not _MATHY_RE.search(c)]
+    wordy = [c for c in cands if _prose_words(c) > MAX_WORDS]
     if wordy:
         return GroundTruth((s,), "value", "ground truth %r reads as prose: no value found" % text[:80])
     return GroundTruth(tuple(cands), _kind(cands[0]))

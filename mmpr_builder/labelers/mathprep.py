@@ -171,13 +171,33 @@ def relation(text: str) -> Relation:
     return Relation(tuple(ops), tuple(parts))
 
 
-_SIMPLE_LHS_RE = re.compile(
-    r"^(?:[A-Za-z](?:_\{?[\w,]+\}?)?'*|\\[A-Za-z]+(?:_\{?[\w,]+\}?)?|[A-Za-z]\w{0,2}\s*\([^()=]*\)|\([A-Za-z](?:\s*,\s*[A-Za-z])*\))$"
-)
+_SUBSCRIPT_RE = re.compile(r"_\{[^{}]*\}|_\w")
+_CALL_ARGS_RE = re.compile(r"(?<=[A-Za-z])\s*\([^()]*\)")
+_COMMAND_RE = re.compile(r"\\[A-Za-z]+")
+
+
+def _top_level_sum(s: str) -> bool:
+    """A ``+`` or binary ``-`` outside brackets (``a + 3z``, ``x - y``)."""
+    depth = 0
+    for k, c in enumerate(s):
+        if c in "([{":
+            depth += 1
+        elif c in ")]}":
+            depth -= 1
+        elif c in "+-" and depth == 0 and s[:k].strip():
+            return True
+    return False
 
 
 def is_simple_lhs(lhs: str) -> bool:
-    """True for a left side that *names* the answer: a variable (``x``, ``a_1``,
-    ``\\theta``), a function value (``f(2)``, ``P(A)``) or a tuple of variables
-    (``(x, y)``). ``x = 5`` states 5; ``a+3z = 0`` states an equation."""
-    return _SIMPLE_LHS_RE.match(lhs.strip()) is not None
+    """True for a left side that *names* the answer rather than stating an equation:
+    a variable or quantity name (``x``, ``a_1``, ``\\theta``, ``AB``, ``|AB|``,
+    ``V_1:V_2``, ``\\frac{NO}{BO}``), a function value (``f(2)``, ``P(A)``) or a
+    tuple of variables (``(x, y)``): letters only, outside subscripts and call
+    arguments, and no top-level sum. ``x = 5`` states 5; ``a + 3z = 0``,
+    ``2x = 6`` and ``x^2 = 4`` state equations."""
+    s = lhs.strip()
+    if not s or len(s) > 40 or _top_level_sum(s):
+        return False
+    bare = _COMMAND_RE.sub("a", _CALL_ARGS_RE.sub("", _SUBSCRIPT_RE.sub("", s)))  # \theta counts as a letter
+    return any(c.isalpha() for c in bare) and not any(c.isdigit() for c in bare)

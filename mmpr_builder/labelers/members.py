@@ -28,10 +28,10 @@ __all__ = ["split_members", "match_members", "MAX_MEMBERS"]
 MAX_MEMBERS = 16
 """Sets larger than this are not matched member by member (the caller decides as a whole)."""
 
-_SP = r"(?:\s|\\[ ,;:!]|\\q?quad(?![A-Za-z]))"
+_SP = r"(?:\s|\\[ ,;:!]|\\q?quad)"
 _SEP_RE = re.compile(
     r"(?:" + _SP + r"*(?:,|;|\b(?:and|or)\b|\\(?:text|mathrm|textrm)\s*\{\s*,?\s*(?:and|or)?\s*,?\s*\})" + _SP + r"*)+"
-    r"|" + _SP + r"*\\q?quad(?![A-Za-z])" + _SP + r"*"
+    r"|" + _SP + r"*\\q?quad" + _SP + r"*"
 )
 _EDGE_SPACE_RE = re.compile("^" + _SP + "+|" + _SP + "+$")
 _SET_OPEN_RE = re.compile(r"^(?:\\left\s*)?\\\{")
