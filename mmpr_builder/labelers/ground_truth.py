@@ -17,8 +17,9 @@ set of wordy ground truths and Math-Verify's test golds):
 4. **Sentence wrappers**: ``the only possible value (of ...) is X``,
    ``the answer is X``, ``X is the only possible value``, ``X is the answer``
    give X.
-5. **Kind**: ``yes_no`` (first word yes/no/true/false; the candidate becomes
-   ``yes`` or ``no``), ``set`` (several members, :mod:`.members`), ``value``
+5. **Kind**: ``yes_no`` (yes/no/true/false alone or before a clause set off by
+   a comma or period, "No, it is not possible"; not "No solution"; the
+   candidate becomes ``yes`` or ``no``), ``set`` (several members, :mod:`.members`), ``value``
    (a number or a short text), ``expression`` (LaTeX, an expression, a
    relation, a tuple or an interval).
 6. **Warning**: an empty ground truth, unbalanced braces, or prose left after
@@ -70,7 +71,7 @@ _ALT_RES = (
 _NOUN = r"(?:answer|value|solution|result|number|limit|minimum|maximum|sum|product|area|length|probability)s?"
 _LEAD_SENT_RE = re.compile(
     r"^(?:so\s+|thus\s+|hence\s+|therefore\s+)?(?:the\s+)?(?:(?:only|unique|final|correct|possible|smallest|largest|"
-    r"least|greatest|required|desired)\s+)*" + _NOUN + r"(?:\s+(?:of|for|to)\s+[^=]{1,60}?)?\s+(?:is|are|equals|=)\s+(?P<v>.+)$",
+    r"least|greatest|required|desired|maximum|minimum|maximal|minimal|total|exact)\s+)*" + _NOUN + r"(?:\s+(?:of|for|to)\s+[^=]{1,60}?)?\s+(?:is|are|equals|=)\s+(?P<v>.+)$",
     re.IGNORECASE,
 )
 _TAIL_SENT_RE = re.compile(
@@ -78,7 +79,7 @@ _TAIL_SENT_RE = re.compile(
     re.IGNORECASE,
 )
 _YES_NO = {"yes": "yes", "true": "yes", "no": "no", "false": "no"}
-_FIRST_WORD_RE = re.compile(r"^\W*([A-Za-z]+)\b")
+_FIRST_WORD_RE = re.compile(r"^\W*([A-Za-z]+)(?:\s*[.!]?\s*$|\s*[,.;:!]\s+\S)")  # "No", "No, it is not possible"
 _MATHY_RE = re.compile(r"\\[A-Za-z]+|[\^_{}=<>≤≥√π∞+*/]|\d\s*[A-Za-z]|[A-Za-z]\s*[-+]\s*\d|\bsqrt\b|\bpi\b")
 
 

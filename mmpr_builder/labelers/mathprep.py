@@ -44,6 +44,7 @@ _REMARK_RE = re.compile(r"\s+\\?\(([^()]*)\\?\)\s*\.?$")
 _REMARK_WORDS_RE = re.compile(
     r"^\s*(?:[<>≤≥≈~=≠]|\\(?:approx|le|ge|leq|geq|neq|lt|gt|sim)\b|(?:[A-Za-z]{2,}|i\.e\.|e\.g\.))"
 )
+_HEDGE_RE = re.compile(r"^\s*(?:or|and|not|nor|maybe|possibly|perhaps|otherwise|alternatively|else|but)\b", re.IGNORECASE)
 _TEXT_REMARK_RE = re.compile(r"\s*\\text\{\s*\((?:[^{}]*)\}.*$")
 
 
@@ -73,11 +74,11 @@ def strip_remark(text: str) -> str:
     ``2n \\text{ (for } n \\geq 1)`` -> ``2n``. A parenthesis counts as a remark
     only when it follows whitespace and starts with a word of two or more
     letters, ``i.e.``/``e.g.``, or a relation sign; ``(x+1) (x-1)`` (a product)
-    is kept. Returns ``text`` unchanged when nothing would be left.
+    and a hedge (``5 (or 6)``, ``5 (not 6)``) are kept. Returns ``text`` unchanged when nothing would be left.
     """
     s = _TEXT_REMARK_RE.sub("", text).strip() or text.strip()
     m = _REMARK_RE.search(s)
-    if m and _REMARK_WORDS_RE.match(m.group(1)) and s[: m.start()].strip():
+    if m and _REMARK_WORDS_RE.match(m.group(1)) and not _HEDGE_RE.match(m.group(1)) and s[: m.start()].strip():
         return s[: m.start()].strip()
     return s
 

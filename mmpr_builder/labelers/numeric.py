@@ -19,7 +19,9 @@ Policy (documented once, used by the ``number``, ``math`` and ``relaxed`` verifi
   there is no absolute epsilon, so tiny values (``3e-9`` vs ``4e-9``) are
   compared relatively.
 - An answer with several different numbers ("12 or 13", "between 10 and 20")
-  is not a single number (:func:`parse_number` returns None).
+  is not a single number (:func:`parse_number` returns None), nor is one with
+  a word before the number ("not 19", "at least 3", "less than 4"; leading
+  "approximately"/"about" and currency codes aside).
 - **Decimal commas** (issue 13): a comma between digits is a thousands
   separator only in the form ``d,ddd`` with a *non-zero* leading group of 1-3
   digits and 3-digit groups (``1,234``, ``12,345,678``). It is a decimal comma
@@ -117,7 +119,9 @@ _FUNC_RE = re.compile(
 )
 _REL_SIGN_RE = re.compile(r"[<>≤≥≠]|!=")
 _LEAD_RE = re.compile(
-    r"^(?:approximately|approx\.?|about|around|roughly|nearly|almost|exactly|only|just|=)\s*", re.IGNORECASE
+    r"^(?:approximately|approx\.?|about|around|roughly|nearly|almost|exactly|only|just|=|"
+    r"USD|US\$|EUR|GBP|INR|Rs\.?|RMB|CNY|JPY|CAD|AUD)\s*",
+    re.IGNORECASE,
 )
 
 
@@ -172,6 +176,8 @@ def _scan(s: str) -> list[Number] | None:
     found: list[Number] = []
     for m in _NUM_RE.finditer(s):
         start = m.start()
+        if not found and any(c.isalpha() for c in s[:start]):
+            return None  # "not 19", "at least 3", "less than 4": a word before the value changes it
         prev = s[start - 1] if start else ""
         if prev in ("^", "_") or prev.isalpha() or prev == ".":
             if found:

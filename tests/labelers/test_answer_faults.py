@@ -58,9 +58,22 @@ REMARKS = [  # a trailing parenthetical remark is not the value
     ("Answer: x^2 (for x > 0)", "0", I),
     ("\\boxed{2n \\text{ (for } n \\geq 1)}", "1", I),
     ("The answer is 7 (mod 9).", "9", I),
+    ("Answer: 5 (or 6)", "5", I),
+    ("Answer: 5 (not 6)", "5", I),
     ("Answer: 5 (approximately)", "5", C),
     ("Answer: 12 (since 3*4)", "12", C),
     ("Answer: \\frac{3}{4} (in metres)", "0.75", C),
+]
+
+WORDS_BEFORE = [  # a word before the number changes it: a negation or a bound is not the value
+    ("The answer is not 19.", "19", I),
+    ("Answer: at least 3", "3", I),
+    ("The answer is no more than 7.", "7", I),
+    ("Answer: less than 4", "4", I),
+    ("Answer: never 5", "5", I),
+    ("Answer: about 3", "3", C),
+    ("Answer: USD 500", "500", C),
+    ("The answer is: the only possible value is 8.", "8", C),
 ]
 
 TINY_HUGE = [  # tiny and huge values compare relatively or exactly, never within an absolute epsilon
@@ -162,7 +175,7 @@ WORDY_GOLD = [  # ground truths with alternatives or a sentence around the value
 ]
 
 MATH_TABLES = {
-    "sign": SIGN, "functions": FUNCTIONS, "relations": RELATIONS, "remarks": REMARKS, "tiny_huge": TINY_HUGE,
+    "sign": SIGN, "functions": FUNCTIONS, "relations": RELATIONS, "remarks": REMARKS, "words_before": WORDS_BEFORE, "tiny_huge": TINY_HUGE,
     "binomials": BINOMIALS, "decimal_comma": DECIMAL_COMMA, "lists": LISTS, "several_boxes": SEVERAL_BOXES,
     "e_constant": E_CONSTANT, "sets": SETS, "wordy_gold": WORDY_GOLD,
 }

@@ -24,6 +24,7 @@ from mmpr_builder.labelers.numeric import parse_number
         ("The answer is 4.", ("4",), "value"),
         ("Yes", ("yes",), "yes_no"),
         ("No, it is not possible", ("no",), "yes_no"),
+        ("No solution", ("No solution",), "value"),
         ("\\{1, 2\\}", ("\\{1, 2\\}",), "set"),
         ("3, 5 and 7", ("3, 5 and 7",), "set"),
         ("-2,1", ("-2,1",), "set"),
