@@ -221,7 +221,7 @@ def check_answer(
     golds, gt_kind, gt_warning = _ground_truths(ground_truth)
 
     def result(extracted, verdict, reason, method, typ) -> AnswerCheck:
-        return AnswerCheck(extracted, verdict, reason, method, typ, gt_kind, gt_warning)
+        return AnswerCheck(extracted, verdict, reason, method, typ, gt_kind=gt_kind, gt_warning=gt_warning)
 
     if kind == "auto":
         kind = ("yes_no" if gt_kind == "yes_no" and not choices
