@@ -116,10 +116,14 @@ def compare_math(pred: str, gold: str, rel_tol: float = DEFAULT_REL_TOL, timeout
     pm, pform = split_members(p)
     gm, gform = split_members(g)
     if pform in ("set", "list") or gform in ("set", "list"):
-        if {pform, gform} == {"tuple", "list"}:  # (1,2,3) vs 1, 2, 3: in order
-            tup, lst = (p, pm) if pform == "tuple" else (g, gm)
+        if {pform, gform} == {"tuple", "list"}:  # (1,2,3) vs 1, 2, 3: in order, in the tuple's brackets
+            tup, lst = (g, pm) if pform == "list" else (p, gm)
+            if len(split_members(tup[1:-1])[0]) != len(lst):
+                return False, "%d values against a tuple of another length" % len(lst)
             wrapped = tup[0] + ", ".join(lst) + tup[-1]
-            return _scalar(wrapped, g, rel_tol, timeout_s) if pform == "list" else _scalar(p, wrapped, rel_tol, timeout_s)
+            if pform == "list":
+                return _scalar(wrapped, g, rel_tol, timeout_s)
+            return _scalar(p, wrapped, rel_tol, timeout_s)
         if len(pm) != len(gm):
             return False, "%d value(s) in the answer, %d in the ground truth" % (len(pm), len(gm))
         if len(pm) > MAX_MEMBERS:

@@ -2,10 +2,10 @@
 
 Rules (issue 13, parts 1 and 4):
 
-- ``\\{A, B\\}`` (also ``\\left\\{ ... \\right\\}`` and bare ``{A, B}``) is a
-  **set**; ``A, B``, ``A; B``, ``A and B``, ``A, B, and C``, ``A or B`` and
-  several boxed answers joined by the extractor are a **list**, compared as a
-  set (order-free). ``A or B`` in an answer is a hedge or a list of roots: it is
+- ``\\{A, B\\}`` (also ``\\left\\{ ... \\right\\}``) is a **set**; ``A, B``,
+  ``A; B``, ``A and B``, ``A, B, and C``, ``A or B``, ``{A, B}`` (grouping
+  braces, typeset "A, B") and several boxed answers joined by the extractor
+  are a **list**, compared as a set (order-free), or in order against a tuple. ``A or B`` in an answer is a hedge or a list of roots: it is
   never one of its members.
 - ``(A, B)`` and ``[A, B]`` are **tuples** or intervals: one value, compared in
   order by Math-Verify.
@@ -110,8 +110,8 @@ def split_members(text: str) -> tuple[tuple[str, ...], str]:
         inner = _SET_CLOSE_RE.sub("", _SET_OPEN_RE.sub("", s, count=1)).strip()
         if _balanced_top(inner) is not None:
             return tuple(_split(inner)), "set"
-    if _wrapped(s, "{", "}") and "," in s:
-        return tuple(_split(s[1:-1])), "set"
+    if _wrapped(s, "{", "}") and "," in s:  # LaTeX grouping braces: {1,3} is typeset "1,3", a list
+        return tuple(_split(s[1:-1])), "list"
     if parse_number(s) is not None:
         return (s,), "single"
     if s[0] in "([" and s[-1] in ")]" and _wrapped(s, s[0], s[-1]):

@@ -158,6 +158,11 @@ SETS = [  # sets compare as sets, tuples in order; two values never pass for one
     ("Answer: 3, 5, 7, 9", "3, 5 and 7", I),
     ("\\boxed{\\{3, 3, 5\\}}", "\\{3,5,7\\}", I),
     ("\\boxed{(2,3)}", "(3,2)", I),
+    ("Answer: 6, 8", "(6,31,-1)", I),
+    ("Answer: -2, 1", "(0,9)", I),
+    ("Answer: 1, 2, 3", "(1,2,3)", C),
+    ("Answer: 3, 2, 1", "(1,2,3)", I),
+    ("\\boxed{(1, 2, 3)}", "1, 2, 3", C),
     ("\\boxed{\\{2, 3\\}}", "\\{3, 2\\}", C),
 ]
 
