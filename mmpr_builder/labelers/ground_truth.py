@@ -16,7 +16,8 @@ set of wordy ground truths and Math-Verify's test golds):
    ``X (or Y)`` give the candidates X and Y (any is accepted).
 4. **Sentence wrappers**: ``the only possible value (of ...) is X``,
    ``the answer is X``, ``X is the only possible value``, ``X is the answer``
-   give X.
+   give X; so does ``The <quantity> is X`` ("The volume of $ABCD$ is 120")
+   when X is a number or a formula (not words: "The bus is red" stays).
 5. **Kind**: ``yes_no`` (yes/no/true/false alone or before a clause set off by
    a comma or period, "No, it is not possible"; not "No solution"; the
    candidate becomes ``yes`` or ``no``), ``set`` (several members, :mod:`.members`), ``value``
@@ -101,11 +102,22 @@ def _balanced(s: str) -> bool:
     return depth == 0
 
 
+_GENERIC_SENT_RE = re.compile(
+    r"^(?:so\s+|thus\s+|hence\s+|therefore\s+)?(?:the|our|its)\s+[^=<>]{1,80}?\s+(?:is|are|equals|=)\s+(?P<v>.+)$",
+    re.IGNORECASE,
+)
+
+
 def _unwrap_sentence(s: str) -> str:
     for rx in (_LEAD_SENT_RE, _TAIL_SENT_RE):
         m = rx.match(s)
         if m and m.group("v").strip():
             return clean_answer(m.group("v"))
+    m = _GENERIC_SENT_RE.match(s)  # "The volume of $ABCD$ is 120": only when what follows is a value
+    if m:
+        v = clean_answer(m.group("v"))
+        if v and (parse_number(v) is not None or (_MATHY_RE.search(v) and _prose_words(v) == 0)):
+            return v
     return s
 
 

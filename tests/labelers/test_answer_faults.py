@@ -74,6 +74,9 @@ WORDS_BEFORE = [  # a word before the number changes it: a negation or a bound i
     ("Answer: about 3", "3", C),
     ("Answer: USD 500", "500", C),
     ("The answer is: the only possible value is 8.", "8", C),
+    ("Final Answer: The volume of the box is 120. I hope it is correct.", "120", C),
+    ("Final Answer: The largest $n$ is 34.", "34", C),
+    ("Final Answer: The largest $n$ is not 34.", "34", I),
 ]
 
 TINY_HUGE = [  # tiny and huge values compare relatively or exactly, never within an absolute epsilon
