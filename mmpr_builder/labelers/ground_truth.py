@@ -40,7 +40,7 @@ from mmpr_builder.labelers.extract import clean_answer, extract_answer
 from mmpr_builder.labelers.members import split_members
 from mmpr_builder.labelers.numeric import parse_number
 
-__all__ = ["GroundTruth", "normalize_ground_truth", "strip_sentence", "GT_KINDS", "MAX_WORDS"]
+__all__ = ["GroundTruth", "normalize_ground_truth", "strip_sentence", "prose_words", "GT_KINDS", "MAX_WORDS"]
 
 GT_KINDS: tuple[str, ...] = ("value", "set", "yes_no", "expression")
 """Kinds a ground truth is normalised to."""
@@ -86,11 +86,16 @@ _MATHY_RE = re.compile(r"\\[A-Za-z]+|[\^_{}=<>≤≥√π∞+*/]|\d\s*[A-Za-z]|[
 
 _MATH_SPAN_RE = re.compile(r"\$[^$]*\$|\\\(.*?\\\)|\\\[.*?\\\]", re.DOTALL)
 _WORD_RE = re.compile(r"[A-Za-z]{2,}")
+_ENV_RE = re.compile(
+    r"\\(?:begin|end)\s*\{[^{}]*\}(?:\s*\{[^{}]*\})?|\\(?:mathrm|operatorname|math[a-z]{2,4})\s*\{[^{}]*\}"
+)
 
 
-def _prose_words(s: str) -> int:
-    """Words of two or more letters outside math spans and LaTeX commands."""
-    return len(_WORD_RE.findall(re.sub(r"\\[A-Za-z]+", " ", _MATH_SPAN_RE.sub(" ", s))))
+def prose_words(s: str) -> int:
+    """Number of words of two or more letters in ``s`` outside ``$...$``/``\\(...\\)``/``\\[...\\]``
+    spans and LaTeX commands (0 for a formula, 3 for "so x is 4")."""
+    s = _ENV_RE.sub(" ", _MATH_SPAN_RE.sub(" ", s))
+    return len(_WORD_RE.findall(re.sub(r"\\[A-Za-z]+", " ", s)))
 
 
 def _balanced(s: str) -> bool:
@@ -116,7 +121,7 @@ def _unwrap_sentence(s: str) -> str:
     m = _GENERIC_SENT_RE.match(s)  # "The volume of $ABCD$ is 120": only when what follows is a value
     if m:
         v = clean_answer(m.group("v"))
-        if v and (parse_number(v) is not None or (_MATHY_RE.search(v) and _prose_words(v) == 0)):
+        if v and (parse_number(v) is not None or (_MATHY_RE.search(v) and prose_words(v) == 0)):
             return v
     return s
 
@@ -165,7 +170,7 @@ def strip_sentence(text: str) -> str:
 @lru_cache(maxsize=4096)
 def _normalize(text: str) -> GroundTruth:
     s = text.strip()
-    if "\\boxed" in s or "\\fbox" in s or _prose_words(s) > MAX_WORDS:
+    if "\\boxed" in s or "\\fbox" in s or prose_words(s) > MAX_WORDS:
         found = extract_answer(s).text
         s = found if found else s
     s = clean_answer(s)
@@ -181,7 +186,7 @@ def _normalize(text: str) -> GroundTruth:
             cands.append(c)
     if not cands:
         return GroundTruth((s,), "value", "ground truth %r has no value" % text[:80])
-    wordy = [c for c in cands if _prose_words(c) > MAX_WORDS]
+    wordy = [c for c in cands if prose_words(c) > MAX_WORDS]
     if wordy:
         return GroundTruth((s,), "value", "ground truth %r reads as prose: no value found" % text[:80])
     return GroundTruth(tuple(cands), _kind(cands[0]))

@@ -15,7 +15,10 @@ Math-Verify (huggingface/Math-Verify, run in a worker process, see
 4. Two plain numbers are compared by :mod:`.numeric` (exact rationals, no CAS);
    a number Math-Verify calls equal must also pass the exact/relative check
    (``rel_tol``), so tiny values are never equal by rounding.
-5. Anything undecidable in time is ``None`` (unverifiable), never True.
+5. An answer that is a sentence (a negation, or :data:`MAX_PROSE_WORDS` words
+   outside math) is not a math answer: Math-Verify would pick a number out of
+   "the largest n is not 34".
+6. Anything undecidable in time is ``None`` (unverifiable), never True.
 """
 
 from __future__ import annotations
@@ -24,15 +27,19 @@ import re
 import threading
 from collections.abc import Sequence
 
+from mmpr_builder.labelers.ground_truth import prose_words
 from mmpr_builder.labelers.mathprep import is_simple_lhs, prepare, relation
 from mmpr_builder.labelers.mathworker import get_worker
 from mmpr_builder.labelers.members import MAX_MEMBERS, match_members, split_members
 from mmpr_builder.labelers.numeric import DEFAULT_REL_TOL, numbers_match, parse_number
 
-__all__ = ["compare_math", "math_verify_check"]
+__all__ = ["compare_math", "math_verify_check", "verify_math_candidates", "MAX_PROSE_WORDS"]
 
 _LATEX_NOISE = re.compile(r"\\left|\\right|\\!|\\,|\\;|\\displaystyle|\s+")
 _CMD_RE = re.compile(r"\\[A-Za-z]+")
+_NEGATION_RE = re.compile(r"\b(?:not|never|no|none|neither|nor|cannot)\b|n't\b", re.IGNORECASE)
+MAX_PROSE_WORDS = 3
+"""An answer with this many words (outside math) is a sentence: never sent to Math-Verify."""
 _INTERVALISH_RE = re.compile(r"^[\[(].*[\])]$|\\cup|\\infty|\\emptyset|\\varnothing|\\in\b")
 
 _CACHE: dict[tuple[str, str, float, float], tuple[bool | None, str]] = {}
@@ -110,6 +117,8 @@ def compare_math(pred: str, gold: str, rel_tol: float = DEFAULT_REL_TOL, timeout
         ``(ok, why)``: ok True/False, or None when undecidable (timeout, worker
         failure, unparsable ground truth). Never raises for odd input.
     """
+    if (_NEGATION_RE.search(pred) or prose_words(pred) >= MAX_PROSE_WORDS) and _LATEX_NOISE.sub("", pred) != _LATEX_NOISE.sub("", gold):
+        return False, "the answer is a sentence, not a math expression"  # never let Math-Verify pick a number out of prose
     p, g = prepare(pred), prepare(gold)
     if any(t in s for s in (p, g) for t in ("\\pm", "\\mp", "±")):
         return _scalar(p, g, rel_tol, timeout_s)
