@@ -84,7 +84,14 @@ def strip_remark(text: str) -> str:
 
 
 def prepare(text: str) -> str:
-    """Rewrite ``text`` into the form Math-Verify parses (rules in the module doc). Pure."""
+    """Rewrite ``text`` into the form Math-Verify parses (rules in the module doc).
+
+    Args:
+        text: an extracted answer or a ground-truth candidate (cleaned).
+
+    Returns:
+        The rewritten text (unchanged when no rule applies). Pure; never raises.
+    """
     s = strip_remark(text)
     s = _E_RE.sub("e", s)
     for rx, rep in _COMB_RES:
@@ -147,7 +154,12 @@ _NORM_OP = {"\\le": "<=", "\\leq": "<=", "\\leqslant": "<=", "\\lesssim": "<=", 
 
 def relation(text: str) -> Relation:
     """Split ``text`` at its top-level relation signs (outside ``() [] {}`` and
-    ``\\left( ... \\right)``). No sign: ``ops == ()`` and one part. Pure."""
+    ``\\left( ... \\right)``); ``\\le``/``<=``/``≤`` are all ``<=`` and so on.
+
+    Returns:
+        A :class:`Relation`; no sign gives ``ops == ()`` and one part. Pure;
+        never raises.
+    """
     ops, parts, depth, last = [], [], 0, 0
     i = 0
     while i < len(text):

@@ -126,8 +126,11 @@ def match_members(
     """Whether two member lists are equal as sets under ``same(pred, gold)``.
 
     Each predicted member must match a distinct gold member and the sizes must
-    be equal. ``same`` may return None (undecided); the result is then None
-    unless a size mismatch or an unmatched member already decides False.
+    be equal (greedy matching, exact for an equivalence relation such as
+    mathematical equality). ``same`` may return None (undecided); the result is
+    then None unless a size mismatch or an unmatched member already decides
+    False. Calls ``same`` at most ``len(preds) * len(golds)`` times; raises only
+    what ``same`` raises.
     """
     if len(preds) != len(golds):
         return False

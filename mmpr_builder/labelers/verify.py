@@ -19,7 +19,10 @@ Sources of the rules:
 - ``relaxed``: ChartQA relaxed accuracy (Masry et al. 2022): numbers within 5%
   of the gold, otherwise exact match after normalisation.
 - ``number``/``math``: :mod:`.numeric` for plain numbers (no CAS), Math-Verify
-  (huggingface/Math-Verify) for LaTeX, expressions, sets, intervals, equations.
+  (huggingface/Math-Verify) for LaTeX, expressions, intervals, equations, with
+  our rules around it in :mod:`.mathcheck` (issue 13: relations as relations,
+  sets as sets, lists never one member, tiny values relative, sentences never
+  sent to Math-Verify).
 - ``multiple_choice``: :mod:`.choice`.
 """
 
