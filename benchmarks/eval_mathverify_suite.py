@@ -25,7 +25,8 @@ names include ``gold`` and ``pred`` and an expected verdict (``expected`` or
 Each kept row is checked as ``check_answer(pred, gold, answer_type=T,
 allow_weak=W)`` for ``T`` in ``math`` and ``auto``; Math-Verify's verdict 1
 must be our ``correct``, 0 anything else. The weak fallback is on by default
-(``--strict-extraction`` turns it off): Math-Verify's tests feed whole
+(``--strict-extraction`` turns it off; ``--extraction MODE`` passes a mode to a
+``check_answer`` that has extraction modes): Math-Verify's tests feed whole
 solutions without a final-answer cue, which Math-Verify reads with its own
 fallback. Prints agreement per answer type and every false "correct"
 (Math-Verify 0, ours ``correct``), then the disagreements with ``-v``.
@@ -151,6 +152,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repo", type=Path, required=True, help="a checkout of huggingface/Math-Verify")
     ap.add_argument("--types", default="math,auto", help="answer types to run (comma-separated)")
     ap.add_argument("--strict-extraction", action="store_true", help="no weak fallback (boxes/cues only)")
+    ap.add_argument("--extraction", default=None,
+                    help="extraction mode passed to check_answer(extraction=...) where it has one (strict|weak|reading); "
+                         "overrides the weak/strict choice")
     ap.add_argument("--default-targets-only", action="store_true",
                     help="skip rows parsed with a subset of Math-Verify's extraction targets")
     ap.add_argument("--timeout", type=float, default=20.0, help="seconds per Math-Verify call")
@@ -158,7 +162,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("-v", "--verbose", action="store_true", help="also list every disagreement")
     args = ap.parse_args(argv)
 
+    import inspect
+
     from mmpr_builder.labelers import Verdict, check_answer
+
+    if args.extraction and "extraction" not in inspect.signature(check_answer).parameters:
+        ap.error("this check_answer has no extraction modes; use --strict-extraction or the default (weak)")
+    how = {"extraction": args.extraction} if args.extraction else {"allow_weak": not args.strict_extraction}
 
     pairs, skipped = collect(args.repo)
     if args.default_targets_only:
@@ -174,8 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         agree, false_correct, missed = 0, [], []
         verdicts: Counter = Counter()
         for p in pairs:
-            check = check_answer(p.pred, p.gold, answer_type=kind, allow_weak=not args.strict_extraction,
-                                 timeout_s=args.timeout)
+            check = check_answer(p.pred, p.gold, answer_type=kind, timeout_s=args.timeout, **how)
             ours = check.verdict is Verdict.CORRECT
             verdicts[check.verdict.value] += 1
             if ours == p.expected:
