@@ -79,6 +79,21 @@ def _wrapped(text: str, opener: str, closer: str) -> bool:
     return depth == 0
 
 
+def _closes_at_end(inner: str) -> bool:
+    """The brackets of ``inner`` (the inside of ``\\{...\\}``) never close below depth 0."""
+    depth, i = 0, 0
+    while i < len(inner):
+        if inner.startswith(("\\{", "\\}"), i):
+            depth += 1 if inner[i + 1] == "{" else -1
+            i += 2
+        else:
+            depth += {"(": 1, "[": 1, "{": 1, ")": -1, "]": -1, "}": -1}.get(inner[i], 0)
+            i += 1
+        if depth < 0:
+            return False
+    return True
+
+
 def _split(text: str) -> list[str]:
     out, last = [], 0
     for a, b in _balanced_top(text):
@@ -108,7 +123,7 @@ def split_members(text: str) -> tuple[tuple[str, ...], str]:
         return (), "single"
     if _SET_OPEN_RE.match(s) and _SET_CLOSE_RE.search(s):
         inner = _SET_CLOSE_RE.sub("", _SET_OPEN_RE.sub("", s, count=1)).strip()
-        if _balanced_top(inner) is not None:
+        if _closes_at_end(inner):  # not "\{1\} \cup \{2\}"
             return tuple(_split(inner)), "set"
     if _wrapped(s, "{", "}") and "," in s:  # LaTeX grouping braces: {1,3} is typeset "1,3", a list
         return tuple(_split(s[1:-1])), "list"

@@ -71,7 +71,9 @@ def test_is_simple_lhs(lhs, simple):
         ("(11,7)or(7,11)", ("(11,7)", "(7,11)"), "list"), ("a=4,\\,-8,\\,-10", ("a=4", "-8", "-10"), "list"),
         ("1 \\text{ and } 2", ("1", "2"), "list"), ("(1,2,3)", ("(1,2,3)",), "tuple"), ("(1,2]", ("(1,2]",), "tuple"),
         ("1,234", ("1,234",), "single"), ("0,111", ("0,111",), "single"), ("x \\land y", ("x \\land y",), "single"),
-        ("(2,12) \\cup (12,102)", ("(2,12) \\cup (12,102)",), "single"), ("salt and pepper", ("salt", "pepper"), "list"),
+        ("(2,12) \\cup (12,102)", ("(2,12) \\cup (12,102)",), "single"),
+        ("\\{1\\} \\cup \\{2, 3\\}", ("\\{1\\} \\cup \\{2, 3\\}",), "single"),
+        ("\\{-1\\} \\cup [0,7)", ("\\{-1\\} \\cup [0,7)",), "single"), ("salt and pepper", ("salt", "pepper"), "list"),
     ],
 )
 def test_split_members(text, members, form):
