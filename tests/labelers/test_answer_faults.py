@@ -13,6 +13,7 @@ import pytest
 from mmpr_builder.labelers import check_answer
 
 C, I = "correct", "incorrect"
+NOT_C = "not correct"  # incorrect, or no answer where the extractor refuses a negated statement
 
 SIGN = [  # the sign of a LaTeX fraction is never dropped
     ("\\boxed{-\\frac{10}{9}}", "10/9", I),
@@ -66,17 +67,17 @@ REMARKS = [  # a trailing parenthetical remark is not the value
 ]
 
 WORDS_BEFORE = [  # a word before the number changes it: a negation or a bound is not the value
-    ("The answer is not 19.", "19", I),
-    ("Answer: at least 3", "3", I),
-    ("The answer is no more than 7.", "7", I),
-    ("Answer: less than 4", "4", I),
-    ("Answer: never 5", "5", I),
+    ("The answer is not 19.", "19", NOT_C),
+    ("Answer: at least 3", "3", NOT_C),
+    ("The answer is no more than 7.", "7", NOT_C),
+    ("Answer: less than 4", "4", NOT_C),
+    ("Answer: never 5", "5", NOT_C),
     ("Answer: about 3", "3", C),
     ("Answer: USD 500", "500", C),
     ("The answer is: the only possible value is 8.", "8", C),
     ("Final Answer: The volume of the box is 120. I hope it is correct.", "120", C),
     ("Final Answer: The largest $n$ is 34.", "34", C),
-    ("Final Answer: The largest $n$ is not 34.", "34", I),
+    ("Final Answer: The largest $n$ is not 34.", "34", NOT_C),
 ]
 
 TINY_HUGE = [  # tiny and huge values compare relatively or exactly, never within an absolute epsilon
@@ -195,7 +196,10 @@ ROWS += [("wrapped_gold", "auto", r, g, v) for r, g, v in WRAPPED_GOLD]
                          ids=["%s-%s-%d" % (r[0], r[1], i) for i, r in enumerate(ROWS)])
 def test_fault_class(cls, answer_type, response, gold, verdict):
     check = check_answer(response, gold, answer_type=answer_type, timeout_s=30)
-    assert check.verdict.value == verdict, check.reason
+    if verdict == NOT_C:
+        assert check.verdict.value in ("incorrect", "no_answer"), check.reason
+    else:
+        assert check.verdict.value == verdict, check.reason
 
 
 FOUR = ["a circle", "a square", "a triangle", "a hexagon"]
