@@ -140,7 +140,8 @@ class ItemLabeler:
 
         Verdicts: :func:`~mmpr_builder.labelers.answers.check_answer` with the recipe's answer
         type, extraction mode and tolerance (the item's question given to reading mode);
-        hygiene: :func:`~mmpr_builder.labelers.hygiene.response_issue`.
+        hygiene: :func:`~mmpr_builder.labelers.hygiene.response_issue`. A ground truth that
+        cannot be normalised is logged and recorded in the item's ``warnings``.
         """
         lab, item, out = self.recipe.labeler, p.item, p.outcome
         threshold = self.recipe.pairing.repetition_threshold
@@ -148,10 +149,15 @@ class ItemLabeler:
         out.response_tokens = [r.num_tokens for r in responses]
         if item.ground_truth is None:
             return None
-        return [LabeledResponse.of(r, check_answer(r.text, item.ground_truth, item.choices, self._answer_type(item),
-                                                   extraction=lab.extraction, allow_weak=lab.allow_weak,
-                                                   question=item.question, rel_tol=lab.rel_tol), threshold)
-                for r in responses]
+        labeled = [LabeledResponse.of(r, check_answer(r.text, item.ground_truth, item.choices, self._answer_type(item),
+                                                      extraction=lab.extraction, allow_weak=lab.allow_weak,
+                                                      question=item.question, rel_tol=lab.rel_tol), threshold)
+                   for r in responses]
+        warning = next((lr.check.gt_warning for lr in labeled if lr.check.gt_warning), None)
+        if warning:
+            log.warning("item %s: ground truth %r: %s", item.id, item.ground_truth, warning)
+            out.warnings.append(f"ground truth: {warning}")
+        return labeled
 
     # -- the optional judge (labeler.judge) -----------------------------------------------
     @property

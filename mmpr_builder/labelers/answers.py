@@ -7,8 +7,10 @@ pair, so this module is strict: no substring "answer fix", no whole-response
 fallback, no random option, and a check that cannot finish in time is
 ``unverifiable``, never correct.
 
-``check_answer`` = :func:`.extract.extract_answer` (what was found and how) +
-one verifier of :mod:`.verify` (chosen by the caller or inferred: ``auto``).
+``check_answer`` = :func:`.ground_truth.normalize_ground_truth` (the ground
+truth's candidate values and kind) + :func:`.extract.extract_answer` (what was
+found and how) + one verifier of :mod:`.verify` (chosen by the caller or
+inferred: ``auto``).
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ from dataclasses import dataclass
 
 from mmpr_builder.errors import ConfigError
 from mmpr_builder.labelers.choice import asserted_options
-from mmpr_builder.labelers.extract import clean_answer, extract_answer, resolve_extraction
+from mmpr_builder.labelers.extract import Extraction, clean_answer, extract_answer, final_statement, resolve_extraction
+from mmpr_builder.labelers.ground_truth import GroundTruth, normalize_ground_truth, strip_sentence
+from mmpr_builder.labelers.members import split_members
 from mmpr_builder.labelers.numeric import DEFAULT_REL_TOL, parse_number
 from mmpr_builder.labelers.verify import (
     Outcome,
@@ -70,6 +74,10 @@ class AnswerCheck:
         judged_by: None for a rule verdict; for a verdict given by a judge model
             (:func:`mmpr_builder.labelers.judge.apply_judge`), the judge's id
             (prompt version and model).
+        gt_kind: kind of the normalised ground truth (``value``, ``set``,
+            ``yes_no``, ``expression``; :mod:`.ground_truth`), None when there was none.
+        gt_warning: why the ground truth could not be normalised (log it per
+            item), else None.
     """
 
     extracted: str | None
@@ -78,12 +86,15 @@ class AnswerCheck:
     method: str
     answer_type: str
     judged_by: str | None = None
+    gt_kind: str | None = None
+    gt_warning: str | None = None
 
     def to_dict(self) -> dict:
-        """JSON-safe dict with keys ``extracted, verdict, reason, method, answer_type``, and
-        ``judged_by`` when a judge gave the verdict."""
+        """JSON-safe dict with keys ``extracted, verdict, reason, method, answer_type, gt_kind, gt_warning``,
+        and ``judged_by`` when a judge gave the verdict."""
         d = {"extracted": self.extracted, "verdict": self.verdict.value, "reason": self.reason,
-             "method": self.method, "answer_type": self.answer_type}
+             "method": self.method, "answer_type": self.answer_type, "gt_kind": self.gt_kind,
+             "gt_warning": self.gt_warning}
         if self.judged_by is not None:
             d["judged_by"] = self.judged_by
         return d
@@ -103,8 +114,9 @@ _LETTER_GOLD_RE = re.compile(r"^\(?[A-Z]\)?\.?$")
 
 def infer_answer_type(ground_truth: str, choices: Sequence[str] | None = None) -> str:
     """The verifier ``auto`` uses: choices or a letter gold -> ``multiple_choice``;
-    yes/no/true/false -> ``yes_no``; a plain number -> ``number``; LaTeX or an
-    expression -> ``math``; anything else -> ``short_text``.
+    yes/no/true/false -> ``yes_no``; a plain number -> ``number``; LaTeX, an
+    expression, a tuple, or a list with a number or expression in it (``-2,1``,
+    ``(1,2,3)``) -> ``math``; anything else -> ``short_text``.
     """
     if choices:
         return "multiple_choice"
@@ -117,6 +129,10 @@ def infer_answer_type(ground_truth: str, choices: Sequence[str] | None = None) -
         return "number"
     if looks_like_math(g):
         return "math"
+    members, form = split_members(g)
+    if form == "tuple" or (len(members) > 1 and any(
+            parse_number(m) is not None or looks_like_math(m) or split_members(m)[1] == "tuple" for m in members)):
+        return "math"  # lists and tuples never fall to text matching
     return "short_text"
 
 
@@ -144,6 +160,30 @@ def _check_params(rel_tol: float, timeout_s: float) -> None:
         raise ConfigError("timeout_s must be > 0, got %r" % timeout_s)
 
 
+def _ground_truths(ground_truth: str | Sequence[str]) -> tuple[list[str], str | None, str | None]:
+    """Candidates of all accepted ground truths, the first one's kind, and a warning."""
+    raw = [ground_truth] if isinstance(ground_truth, str) else [g for g in ground_truth if isinstance(g, str)]
+    gts: list[GroundTruth] = [normalize_ground_truth(g) for g in raw if g.strip()]
+    cands: list[str] = []
+    for gt in gts:
+        cands.extend(c for c in gt.candidates if c not in cands)
+    warning = next((gt.warning for gt in gts if gt.warning), None)
+    return cands, (gts[0].kind if gts else None), warning
+
+
+def _choice_statement(response: str, ext: Extraction, choices) -> Extraction:
+    """Multiple choice: a final-answer statement after the last box wins when the box
+    names no option and the statement does (issue 13)."""
+    if ext.method != "boxed" or asserted_options(ext.text, choices)[0]:
+        return ext
+    at = max(response.rfind("\\boxed"), response.rfind("\\fbox"))
+    stmt = final_statement(response[at:]) if at >= 0 else None
+    ans = clean_answer(stmt) if stmt else ""
+    if ans and asserted_options(ans, choices)[0]:
+        return Extraction(ans, "statement", "answer line naming an option, after a box naming none")
+    return ext
+
+
 def check_answer(
     response: str,
     ground_truth: str | Sequence[str],
@@ -162,6 +202,8 @@ def check_answer(
         response: the model's full chain-of-thought response.
         ground_truth: the reference answer; for multiple choice the letter (``C``)
             or the option text. A list means any of these answers is accepted.
+            Each is normalised first (:func:`.ground_truth.normalize_ground_truth`:
+            alternatives, sentence wrappers, ``$...$``/``\\text{}``, sets).
         choices: option texts in order (A, B, C, ...), or None.
         answer_type: one of :data:`ANSWER_TYPES`; ``auto`` infers it
             (:func:`infer_answer_type`).
@@ -178,9 +220,11 @@ def check_answer(
             verdict is ``unverifiable``.
 
     Returns:
-        An :class:`AnswerCheck`. An empty response or no extractable answer is
-        ``NO_ANSWER``. An internal failure on odd input is ``UNVERIFIABLE``
-        (counted by the caller, never fatal).
+        An :class:`AnswerCheck` (with ``gt_kind`` and ``gt_warning``). An empty
+        response or no extractable answer is ``NO_ANSWER``. An internal failure
+        on odd input is ``UNVERIFIABLE`` (counted by the caller, never fatal), and
+        so is a mismatch against a ground truth that could not be normalised
+        (``gt_warning`` says why): never a silent "incorrect".
 
     Raises:
         ConfigError: unknown ``answer_type`` or ``extraction`` (with a suggestion),
@@ -189,25 +233,35 @@ def check_answer(
     kind = validate_answer_type(answer_type)
     mode = resolve_extraction(extraction, allow_weak)
     _check_params(rel_tol, timeout_s)
-    golds = [ground_truth] if isinstance(ground_truth, str) else [g for g in ground_truth if isinstance(g, str)]
-    golds = [g for g in golds if g.strip()]
+    golds, gt_kind, gt_warning = _ground_truths(ground_truth)
+
+    def result(extracted, verdict, reason, method, typ) -> AnswerCheck:
+        return AnswerCheck(extracted, verdict, reason, method, typ, gt_kind=gt_kind, gt_warning=gt_warning)
+
     if kind == "auto":
-        kind = infer_answer_type(golds[0], choices) if golds else "short_text"
+        kind = ("yes_no" if gt_kind == "yes_no" and not choices
+                else infer_answer_type(golds[0], choices) if golds else "short_text")
     try:
         ext = extract_answer(response or "", mode=mode, numeric=kind in ("number", "math", "relaxed"),
                              question=question, yes_no=kind == "yes_no")
+        if kind == "multiple_choice" and ext.text is not None:
+            ext = _choice_statement(response, ext, choices)
+        elif ext.method == "statement" and ext.text and (bare := strip_sentence(ext.text)) != ext.text:
+            ext = Extraction(bare, ext.method, ext.detail + ", value of the sentence")
     except Exception as e:  # noqa: BLE001 - one odd response must not end a run
-        return AnswerCheck(None, Verdict.UNVERIFIABLE, "extraction error: %s: %s" % (type(e).__name__, e), "none", kind)
+        return result(None, Verdict.UNVERIFIABLE, "extraction error: %s: %s" % (type(e).__name__, e), "none", kind)
     if ext.text is None:
-        return AnswerCheck(None, Verdict.NO_ANSWER, ext.detail, "none", kind)
+        return result(None, Verdict.NO_ANSWER, ext.detail, "none", kind)
     if not golds:
-        return AnswerCheck(ext.text, Verdict.UNVERIFIABLE, "empty ground truth", ext.method, kind)
+        return result(ext.text, Verdict.UNVERIFIABLE, "empty ground truth", ext.method, kind)
     try:
         out = _dispatch(kind, ext.text, golds, choices, rel_tol, timeout_s)
     except Exception as e:  # noqa: BLE001 - one odd response must not end a run
         out = Outcome(None, "verifier error: %s: %s" % (type(e).__name__, e))
+    if gt_warning and out.ok is not True:
+        out = Outcome(None, "%s; %s" % (gt_warning, out.reason))
     verdict = Verdict.UNVERIFIABLE if out.ok is None else Verdict.CORRECT if out.ok else Verdict.INCORRECT
-    return AnswerCheck(ext.text, verdict, "%s (%s): %s" % (ext.method, ext.detail, out.reason), ext.method, kind)
+    return result(ext.text, verdict, "%s (%s): %s" % (ext.method, ext.detail, out.reason), ext.method, kind)
 
 
 def answers_equivalent(a: str, b: str, answer_type: str = "auto", choices: list[str] | None = None) -> bool:

@@ -4,7 +4,8 @@ Evidence is tried from strongest to weakest (MMPR, arXiv 2411.10442, sec. 3.2,
 labels a response whose answer cannot be extracted as a *format negative*):
 
 1. ``boxed``: the content of the last *complete* ``\\boxed{...}`` (or
-   ``\\fbox{...}``). Braces are matched with a scan (escaped ``\\{``/``\\}`` are
+   ``\\fbox{...}``); several boxes at the end joined only by separators
+   ("\\boxed{-2} and \\boxed{1}") are read together as a list ("-2, 1"). Braces are matched with a scan (escaped ``\\{``/``\\}`` are
    skipped), so ``\\boxed{\\frac{1}{3}}`` gives ``\\frac{1}{3}`` where the usual
    ``[^}]*`` regex gives ``\\frac{1`` (huggingface/trl#5026). A box cut off by the
    token limit is ignored; an empty or placeholder box (an echoed instruction)
@@ -128,9 +129,9 @@ def _brace_pairs(text: str) -> dict[int, int]:
 _PLACEHOLDERS = {"answer", "your answer", "final answer", "the answer", "...", "…", "?", "ans"}
 
 
-def _boxes(text: str) -> list[tuple[int, str]]:
-    """``(end index, content)`` of every complete, non-empty, non-placeholder box."""
-    out: list[tuple[int, str]] = []
+def _boxes(text: str) -> list[tuple[int, str, int]]:
+    """``(end index, content, start index)`` of every complete, non-empty, non-placeholder box."""
+    out: list[tuple[int, str, int]] = []
     pairs: dict[int, int] | None = None
     for m in _BOX_RE.finditer(text):
         i = m.end()
@@ -147,8 +148,27 @@ def _boxes(text: str) -> list[tuple[int, str]]:
             tok = _BARE_BOX_ARG_RE.match(text, i) if i > m.end() else None
             inner, end = (tok.group(0).strip(), tok.end()) if tok else ("", i)
         if inner and inner.lower() not in _PLACEHOLDERS:
-            out.append((end, inner))
+            out.append((end, inner, m.start()))
     return out
+
+
+_BOX_JOIN_RE = re.compile(
+    r"(?:\s|\$|[,;&]|\\[,;:! ]|\\q?quad\b|\\[()\[\]]|\b(?:and|or)\b|[A-Za-z](?:_\{?\w+\}?)?\s*=|"
+    r"\\(?:text|mathrm|textrm)\s*\{\s*,?\s*(?:and|or)?\s*,?\s*\})*"
+)
+
+
+def _last_box_run(text: str, boxes: list[tuple[int, str, int]]) -> list[str]:
+    """Contents of the last boxes joined only by separators ("\\boxed{-2} and \\boxed{1}",
+    "\\boxed{1}\\boxed{2}", "x = \\boxed{3}, \\boxed{5}"): a response that boxes each
+    member of a set answer. Any other text between two boxes ends the run."""
+    run = [boxes[-1][1]]
+    for prev, cur in zip(reversed(boxes[:-1]), reversed(boxes[1:])):
+        gap = text[prev[0] : cur[2]]
+        if len(gap) > 40 or _BOX_JOIN_RE.fullmatch(gap) is None:
+            break
+        run.insert(0, prev[1])
+    return run
 
 
 def find_boxed(text: str) -> list[str]:
@@ -158,7 +178,7 @@ def find_boxed(text: str) -> list[str]:
     and echoed placeholders (``\\boxed{}``, ``\\boxed{answer}``) are skipped.
     Linear in ``len(text)`` (one pass matches all braces).
     """
-    return [inner for _, inner in _boxes(text)]
+    return [b[1] for b in _boxes(text)]
 
 
 # --- final-answer statements -------------------------------------------------
@@ -240,9 +260,9 @@ def final_statement(text: str) -> str | None:
 
 
 # --- weak fallback ---------------------------------------------------------------
-_NUMBER_TOKEN_RE = re.compile(
-    r"\\[dt]?frac\s*\{[^{}]+\}\s*\{[^{}]+\}"
-    r"|-?\d[\d,]*(?:\.\d+)?(?:\s*/\s*\d+(?:\.\d+)?)?\s*(?:\\?%|percent)?"
+_NUMBER_TOKEN_RE = re.compile(  # a fraction keeps its sign; a digit glued to a word (AZYUK2A) is no number
+    r"(?:-\s*)?\\[dt]?frac\s*\{[^{}]+\}\s*\{[^{}]+\}"
+    r"|(?<![A-Za-z])-?\d[\d,]*(?:\.\d+)?(?:\s*/\s*\d+(?:\.\d+)?)?\s*(?:\\?%|percent)?"
     r"|-?\.\d+"
 )
 _MATH_SPAN_RE = re.compile(r"\$\$?([^$]+)\$\$?|\\\((.+?)\\\)")
@@ -283,6 +303,9 @@ def _unbox(s: str) -> str:
     return s
 
 
+_TRAIL_PUNCT_RE = re.compile(r"(?:[ .,;:。]|(?<![\d)}])!)+$")
+
+
 def clean_answer(s: str) -> str:
     """Normalise a found answer's surface: strip math delimiters, ``\\text{}``-like
     wrappers, markdown emphasis, surrounding quotes and trailing punctuation.
@@ -294,7 +317,7 @@ def clean_answer(s: str) -> str:
         before = s
         s = _unbox(s)
         s = _TEXT_CMD_RE.sub(lambda m: m.group(1), s).strip()
-        s = s.rstrip(" .,;:!。").strip()
+        s = _TRAIL_PUNCT_RE.sub("", s).strip()  # keeps a factorial: \\boxed{5!}
         for a, b in _WRAPPERS:
             if len(s) > len(a) + len(b) and s.startswith(a) and s.endswith(b):
                 s = s[len(a) : len(s) - len(b)].strip()
@@ -366,6 +389,9 @@ def _strict(response: str) -> Extraction | None:
             return Extraction(ans, "statement", "final-answer statement after the last \\boxed{}")
     if box_ans:
         n = len(boxes)
+        run = [a for a in (clean_answer(b) for b in _last_box_run(response, boxes)) if a] if n > 1 else []
+        if len(run) > 1:
+            return Extraction(", ".join(run), "boxed", "last %d of %d \\boxed{} read together" % (len(run), n))
         return Extraction(box_ans, "boxed", "last of %d \\boxed{}" % n if n > 1 else "\\boxed{}")
     if stmt is not None:
         ans = clean_answer(stmt[2])

@@ -142,13 +142,17 @@ class MathVerifyWorker:
                 self._kill()
 
     # -- the check -----------------------------------------------------------------
-    def check(self, gold: str, pred: str, timeout_s: float) -> tuple[bool | None, str]:
+    def check(self, gold: str, pred: str, timeout_s: float, rel_tol: float | None = None) -> tuple[bool | None, str]:
         """Is ``pred`` equivalent to ``gold`` according to Math-Verify?
 
         Args:
             gold: ground truth (LaTeX or plain; wrapped as ``$...$`` if bare).
             pred: extracted answer, same forms.
             timeout_s: wall-clock bound for this check (start-up excluded).
+            rel_tol: when given, two plain numbers Math-Verify calls equal must
+                also be exactly equal (integers) or within ``rel_tol`` relative
+                error (``_mv_child``: Math-Verify's rounding to 6 decimal places
+                would make tiny values equal). None: Math-Verify's verdict alone.
 
         Returns:
             ``(True|False, note)``, or ``(None, why)`` when it could not be decided
@@ -163,7 +167,7 @@ class MathVerifyWorker:
             self._next_id += 1
             rid = self._next_id
             try:
-                self._proc.stdin.write((json.dumps([rid, gold, pred]) + "\n").encode())
+                self._proc.stdin.write((json.dumps([rid, gold, pred] if rel_tol is None else [rid, gold, pred, rel_tol]) + "\n").encode())
                 self._proc.stdin.flush()
                 deadline = time.monotonic() + timeout_s
                 while True:

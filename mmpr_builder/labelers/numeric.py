@@ -19,7 +19,27 @@ Policy (documented once, used by the ``number``, ``math`` and ``relaxed`` verifi
   there is no absolute epsilon, so tiny values (``3e-9`` vs ``4e-9``) are
   compared relatively.
 - An answer with several different numbers ("12 or 13", "between 10 and 20")
-  is not a single number (:func:`parse_number` returns None and says why).
+  is not a single number (:func:`parse_number` returns None), nor is one with
+  a word before the number ("not 19", "at least 3", "less than 4"; leading
+  "approximately"/"about" and currency codes aside).
+- **Decimal commas** (issue 13): a comma between digits is a thousands
+  separator only in the form ``d,ddd`` with a *non-zero* leading group of 1-3
+  digits and 3-digit groups (``1,234``, ``12,345,678``). It is a decimal comma
+  when the leading group is ``0`` (``0,111`` = 0.111, never 111) or has four
+  or more digits and one comma is followed by 1-2 digits (``1000,99`` =
+  1000.99). Any other comma between digits (``2,5``, ``-2,1``, ``1, 234``) is a
+  list, not a number (None): a list is never read as one of its members.
+- **Not a number** (issue 13): a function value (``sqrt(2)``, ``log 8``,
+  ``f(4)``, ``\\sqrt{2}``) is never its argument; a relation (``n >= 7``) or an
+  equation whose left side is not a plain variable (``a+3z=0``) is never one of
+  its sides (``x = 5`` and ``3 + 4 = 7`` state a value); a trailing
+  parenthetical remark (``12 (since 3*4)``) is dropped, but only a remark
+  (words or a relation sign, :func:`.mathprep.strip_remark`) and never to
+  reveal a number inside an expression.
+- **Sign**: the sign before a LaTeX fraction applies to it (``-\\frac{10}{9}``
+  is -10/9; ``\\frac{-5}{4}`` is -5/4).
+- **Binomials**: ``C(8,3)``, ``8 choose 3``, ``{8 \\choose 3}`` and
+  ``\\binom{8}{3}`` are evaluated exactly (56), see :mod:`.mathprep`.
 """
 
 from __future__ import annotations
@@ -27,6 +47,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from fractions import Fraction
+
+from mmpr_builder.labelers.mathprep import binomial_value, is_simple_lhs, prepare, relation
 
 __all__ = ["Number", "parse_number", "numbers_match", "is_plain_number", "DEFAULT_REL_TOL"]
 
@@ -74,7 +96,7 @@ _LATEX_SUBS = [
     (re.compile(r"\\[dt]?frac\s*(\d)\s*(\d)"), r"(\1/\2)"),
     (re.compile(r"\\(?:text|textbf|mathrm|mbox|textrm|mathbf|operatorname)\s*\{([^{}]*)\}"), r" \1 "),
     (re.compile(r"\^\s*\{?\\circ\}?|°|\\degree"), " deg "),
-    (re.compile(r"(\d)\s*(?:\\,|\\!|\{,\}|\u2009|\u202f|\\ )\s*(?=\d{3})"), r"\1"),
+    (re.compile(r"(\d)\s*(?:,\s*\\!|\\,|\\!|\{,\}|\u2009|\u202f|\\ )\s*(?=\d{3})"), r"\1"),
     (re.compile(r"\\[,;:!]|\\quad|\\qquad|~|\\ |\\left|\\right|\\displaystyle"), " "),
     (re.compile(r"\\%"), "%"),
     (re.compile(r"\\\$|\\(?:approx|sim)\b|≈|\$"), " "),
@@ -82,27 +104,52 @@ _LATEX_SUBS = [
     (re.compile(r"[−–]"), "-"),
 ]
 _NUM_RE = re.compile(
-    r"(?P<sign>-)?(?:(?P<int>\d{1,3}(?:,\d{3})+(?!\d)|\d+)(?P<frac>\.\d+)?|(?P<frac2>\.\d+))"
+    r"(?P<sign>-)?(?:(?P<int>[1-9]\d{0,2}(?:,\d{3})+(?![\d,])|\d+)(?P<frac>\.\d+)?|(?P<frac2>\.\d+))"
     r"(?:\s*/\s*(?P<den>\d+(?:\.\d+)?))?(?:[eE](?P<exp>[-+]?\d+)(?!\d))?"
 )
 _UNIT_LETTERS = set("mgslkKNJWVhLA")  # one-letter units allowed glued to a number ("5m")
 _OP_TAIL_RE = re.compile(r"^(?:\s*[\^_=+*/\\{]|[(\[!])")
 _PCT_RE = re.compile(r"\s*(?:%|percent\b|per\s*cent\b)", re.IGNORECASE)
 _SCALE_RE = re.compile(r"\s*(thousand|million|billion|trillion)\b", re.IGNORECASE)
-_PAREN_RE = re.compile(r"\s*\([^()]*\)")
+_SIGNED_FRAC_RE = re.compile(r"(?<![\w)}\].])(-?)\s*\((-?)([\d.]+/[\d.]+)\)")
+_DEC_COMMA_RE = re.compile(r"^(-?0),(\d+)$|^(-?\d{4,}),(\d{1,2})$")  # the whole answer only: (0,9) is an interval
+_FUNC_RE = re.compile(
+    r"[A-Za-z]\(|√|\b(?:sqrt|log|ln|lg|exp|sin|cos|tan|cot|sec|csc|arc\w+|sinh|cosh|tanh|gcd|lcm|max|min)\s*[\d(]",
+    re.IGNORECASE,
+)
+_REL_SIGN_RE = re.compile(r"[<>≤≥≠]|!=")
 _LEAD_RE = re.compile(
-    r"^(?:approximately|approx\.?|about|around|roughly|nearly|almost|exactly|only|just|=)\s*", re.IGNORECASE
+    r"^(?:approximately|approx\.?|about|around|roughly|nearly|almost|exactly|only|just|=|"
+    r"USD|US\$|EUR|GBP|INR|Rs\.?|RMB|CNY|JPY|CAD|AUD)\s*",
+    re.IGNORECASE,
 )
 
 
-def _normalise(text: str) -> str:
-    s = text.strip()
+_NUMERIC_LHS_RE = re.compile(r"^[\d\s+\-*/().,]+$")
+
+
+def _normalise(text: str) -> str | None:
+    """Surface form to scan, or None when ``text`` is a function value, a relation
+    or an equation that does not state a value (module doc)."""
+    s = prepare(text.strip())
+    b = binomial_value(s)
+    if b is not None:
+        return str(b)
     if any(c in s for c in "\\${°−–×\u2009\u202f") or " x " in s:
         for rx, rep in _LATEX_SUBS:
             s = rx.sub(rep, s)
-    if s.count("=") == 1:  # "x = 5", "3 + 4 = 7"; "x = 3 or x = -3" stays a hedge
-        s = s.split("=", 1)[1]
+        s = _SIGNED_FRAC_RE.sub(lambda m: ("-" if bool(m.group(1)) != bool(m.group(2)) else "") + m.group(3), s)
+    if _FUNC_RE.search(s) or _REL_SIGN_RE.search(s):
+        return None
+    if "=" in s:
+        rel = relation(s)
+        if len(rel.parts) != 2 or not (is_simple_lhs(rel.parts[0]) or _NUMERIC_LHS_RE.match(rel.parts[0])):
+            return None  # "a+3z=0", "x = 3 = y": an equation, not a value; "x = 3 or x = -3" stays a hedge
+        s = rel.parts[1]
     s = _LEAD_RE.sub("", s.strip()).strip()
+    m = _DEC_COMMA_RE.match(s)
+    if m:
+        s = "%s.%s" % (m.group(1) or m.group(3), m.group(2) or m.group(4))
     return s[1:] if s[:1] == "+" and s[1:2].isdigit() else s
 
 
@@ -129,6 +176,8 @@ def _scan(s: str) -> list[Number] | None:
     found: list[Number] = []
     for m in _NUM_RE.finditer(s):
         start = m.start()
+        if not found and any(c.isalpha() for c in s[:start]):
+            return None  # "not 19", "at least 3", "less than 4": a word before the value changes it
         prev = s[start - 1] if start else ""
         if prev in ("^", "_") or prev.isalpha() or prev == ".":
             if found:
@@ -156,23 +205,30 @@ def _scan(s: str) -> list[Number] | None:
 def parse_number(text: str) -> Number | None:
     """Parse ``text`` as one plain number (see the module doc for the policy).
 
-    Returns None when ``text`` has no number, several different numbers, or is
-    an expression rather than a number (``3x``, ``2^{10}``, ``\\sqrt{2}``).
-    Numbers in a trailing parenthetical remark are ignored when the rest has one.
-    Pure and fast (regexes only; no sympy).
+    Args:
+        text: an extracted answer or a ground truth (plain text or LaTeX).
+
+    Returns:
+        A :class:`Number`, or None when ``text`` has no number, several different
+        numbers, a list (``-2,1``), or is an expression, a function value, a
+        relation or an equation rather than a number (``3x``, ``2^{10}``,
+        ``\\sqrt{2}``, ``log(8)``, ``n >= 7``, ``a+3z=0``). A trailing
+        parenthetical remark is dropped first (``12 (since 3*4)``). Never raises;
+        pure and fast (regexes only; no sympy).
     """
+    if len(text) > 400:
+        return None
     s = _normalise(text)
-    if not s or len(s) > 400:
+    if not s:
         return None
     low = s.lower().strip(" .")
     if low in _WORDS:
         return Number(Fraction(_WORDS[low]), integer=True)
     if "\\" in s or "{" in s:
         return None
-    for variant in (s, _PAREN_RE.sub("", s)) if "(" in s else (s,):
-        found = _scan(variant)
-        if found and all(f.candidates() == found[0].candidates() for f in found):
-            return found[0]
+    found = _scan(s)
+    if found and all(f.candidates() == found[0].candidates() for f in found):
+        return found[0]
     return None
 
 

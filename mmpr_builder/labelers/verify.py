@@ -19,21 +19,24 @@ Sources of the rules:
 - ``relaxed``: ChartQA relaxed accuracy (Masry et al. 2022): numbers within 5%
   of the gold, otherwise exact match after normalisation.
 - ``number``/``math``: :mod:`.numeric` for plain numbers (no CAS), Math-Verify
-  (huggingface/Math-Verify) for LaTeX, expressions, sets, intervals, equations.
+  (huggingface/Math-Verify) for LaTeX, expressions, intervals, equations, with
+  our rules around it in :mod:`.mathcheck` (issue 13: relations as relations,
+  sets as sets, lists never one member, tiny values relative, sentences never
+  sent to Math-Verify).
 - ``multiple_choice``: :mod:`.choice`.
 """
 
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Sequence
 from typing import NamedTuple
 
 from rapidfuzz.distance import Levenshtein
 
 from mmpr_builder.labelers.choice import asserted_options, letter_of, resolve_gold_option
-from mmpr_builder.labelers.mathworker import get_worker
+from mmpr_builder.labelers.mathcheck import verify_math_candidates
+from mmpr_builder.labelers.members import match_members, split_members
 from mmpr_builder.labelers.numeric import DEFAULT_REL_TOL, numbers_match, parse_number
 
 __all__ = [
@@ -91,7 +94,7 @@ def vqa_normalize(text: str) -> str:
 
 _MATH_RE = re.compile(
     r"\\[a-zA-Z]+|[\^_{}=<>≤≥√π∞]|(?<![A-Za-z])[a-zA-Z]\s*[-+*/^]\s*(?:\d|[a-zA-Z](?![A-Za-z]))"
-    r"|[\d)]\s*[+*/]\s*[\d(a-zA-Z]|\d[a-zA-Z](?![A-Za-z])|^\s*[\[(][^,]*,[^,]*[\])]\s*$|\bsqrt\b|\bpi\b"
+    r"|[\d)]\s*[+*/]\s*[\d(a-zA-Z]|\d[a-zA-Z](?![A-Za-z])|^\s*[\[(][^,]*,[^,]*[\])]\s*$|\bsqrt\b|\bpi\b|\d\s*!"
 )
 
 
@@ -104,20 +107,45 @@ _NEGATION_RE = re.compile(r"\b(?:not|no|never|neither|nor|none|cannot)\b|n't")
 _COPULA = r"(?:^|\s)(?:is|are|was|were|be|equals?|shows?|says|reads|appears to be|looks)\s+"
 
 
+def _digit_runs(text: str) -> list[str]:
+    """Digit runs with thousands separators removed: ``(1,2,3)`` -> 1, 2, 3; ``1,000`` -> 1000."""
+    return _DIGIT_RUN_RE.findall(_THOUSANDS_RE.sub(r"\1", text))
+
+
+_DIGIT_RUN_RE = re.compile(r"\d+")
+_THOUSANDS_RE = re.compile(r"(\d),(?=\d{3}(?!\d))")
+
+
+def _text_equal(a: str, b: str) -> bool:
+    """One list member against another: equal after VQA normalisation, or equal numbers."""
+    if vqa_normalize(a) == vqa_normalize(b) and _digit_runs(a) == _digit_runs(b):
+        return True
+    na, nb = parse_number(a), parse_number(b)
+    return na is not None and nb is not None and numbers_match(nb, na)
+
+
 def verify_short_text(pred: str, golds: Sequence[str]) -> Outcome:
     """Exact match after :func:`vqa_normalize` (numbers compared as numbers).
 
     A short sentence ending in "<copula> <gold>" ("The bus is red" for "red")
     also matches, unless it has a negation ("is not red"). No other substring
-    rule: "dark red" is not "red".
+    rule: "dark red" is not "red". The digit runs must be equal, so "123" is
+    never "(1,2,3)"; a gold list ("red, white and blue") compares as a set of
+    items (:mod:`.members`).
     """
     p = vqa_normalize(pred)
     p_short = _LEAD_INS.sub("", p)
     pn = parse_number(pred)
     sentence = len(p.split()) <= 12 and _NEGATION_RE.search(p) is None
+    pmem = split_members(pred)[0]
     for g in golds:
+        gmem = split_members(g)[0]
+        if len(gmem) > 1:  # a list gold compares as a set, never as run-together text
+            if match_members(pmem, gmem, _text_equal):
+                return Outcome(True, "same set of %d items as %r" % (len(gmem), g))
+            continue
         gn = vqa_normalize(g)
-        if gn and gn in (p, p_short):
+        if gn and gn in (p, p_short) and _digit_runs(pred) == _digit_runs(g):
             return Outcome(True, "matches %r after VQA normalisation" % g)
         if gn and sentence and re.search(_COPULA + re.escape(gn) + "$", p):
             return Outcome(True, "sentence ends with '... is %s'" % gn)
@@ -191,63 +219,19 @@ def verify_relaxed(pred: str, golds: Sequence[str], rel_tol: float = RELAXED_TOL
     return Outcome(False, "not within %g%% of (or equal to) %r" % (rel_tol * 100, golds[0]))
 
 
-_LATEX_NOISE = re.compile(r"\\left|\\right|\\!|\\,|\\;|\\displaystyle|\s+")
-
-
-_CACHE: dict[tuple[str, str, float], tuple[bool | None, str]] = {}
-_CACHE_MAX = 65536
-_CACHE_LOCK = threading.Lock()
-
-
-def _math_check(gold: str, pred: str, timeout_s: float) -> tuple[bool | None, str]:
-    """Math-Verify via the worker, cached per process. Decided results and timeouts
-    are cached (32 samples of one item repeat answers: a pathological one costs one
-    timeout, not 32); transient failures (worker crash or start-up) are not.
-    """
-    key = (gold, pred, timeout_s)
-    hit = _CACHE.get(key)
-    if hit is not None:
-        return hit
-    res = get_worker().check(gold, pred, timeout_s)
-    if res[0] is not None or res[1].startswith("Math-Verify exceeded"):
-        with _CACHE_LOCK:
-            if len(_CACHE) >= _CACHE_MAX:
-                _CACHE.pop(next(iter(_CACHE)))
-            _CACHE[key] = res
-    return res
-
-
 def verify_math(pred: str, golds: Sequence[str], rel_tol: float = DEFAULT_REL_TOL, timeout_s: float = 3.0) -> Outcome:
-    """Math answers. Plain numbers on both sides: :mod:`.numeric` (no CAS). Same
-    LaTeX up to spacing/``\\left``: equal. Otherwise Math-Verify in the worker, bounded
-    by ``timeout_s`` (cached per (gold, answer) pair in this process, see ``_math_check``).
-    """
-    pn = parse_number(pred)
-    undecided = None
-    for g in golds:
-        gn = parse_number(g)
-        if gn is not None and pn is not None:
-            if numbers_match(gn, pn, rel_tol):
-                return Outcome(True, "number equal to %r" % g)
-            continue
-        if _LATEX_NOISE.sub("", pred).replace("dfrac", "frac") == _LATEX_NOISE.sub("", g).replace("dfrac", "frac"):
-            return Outcome(True, "same expression as %r" % g)
-        ok, note = _math_check(g, pred, float(timeout_s))
-        if ok:
-            return Outcome(True, "%s: equivalent to %r" % (note, g))
-        if ok is None:
-            undecided = note
-    if undecided is not None:
-        return Outcome(None, undecided)
-    why = "not equivalent to %r" % golds[0] if pn is None else "number %s differs from %r" % (pred, golds[0])
-    return Outcome(False, why)
+    """Math answers: :func:`.mathcheck.compare_math` against each accepted gold (plain
+    numbers without a CAS; sets as sets; relations as relations; Math-Verify in the
+    worker bounded by ``timeout_s``, cached per (gold, answer) pair in this process)."""
+    ok, why = verify_math_candidates(pred, golds, rel_tol, timeout_s)
+    return Outcome(ok, why)
 
 
 def verify_number(pred: str, golds: Sequence[str], rel_tol: float = DEFAULT_REL_TOL, timeout_s: float = 3.0) -> Outcome:
     """Numbers (policy in :mod:`.numeric`); an expression answer (``\\sqrt{144}``) goes to :func:`verify_math`."""
     pn = parse_number(pred)
     if pn is None:
-        if looks_like_math(pred):
+        if looks_like_math(pred) or len(split_members(pred)[0]) > 1:
             return verify_math(pred, golds, rel_tol, timeout_s)
         return Outcome(False, "answer %r is not a single number" % pred)
     for g in golds:

@@ -92,6 +92,10 @@ def format_summary(summary: dict[str, Any]) -> str:
         lines.append("not chosen:   " + ", ".join(f"{k} {v}" for k, v in sorted(summary["issues"].items())))
     if summary["dropout_ntp"]:
         lines.append("dropout_ntp:  " + ", ".join(f"{k} {v}" for k, v in sorted(summary["dropout_ntp"].items())))
+    if summary.get("judged"):
+        lines.append(f"judged:       {summary['judged']} verdicts given by the judge model")
+    if summary.get("warnings"):
+        lines.append(f"warnings:     {summary['warnings']} items (ground truths that could not be normalised; see the log)")
     if summary["errors"]:
         lines.append("bad items:    " + ", ".join(f"{k} {v}" for k, v in sorted(summary["errors"].items())))
     if summary["tokens_per_second"] is not None:

@@ -43,7 +43,8 @@ def test_answer_check_to_dict_is_json_safe():
     check = check_answer("Answer: \\boxed{B}", "B", ["x", "y"])
     d = check.to_dict()
     assert json.loads(json.dumps(d)) == d
-    assert d == {"extracted": "B", "verdict": "correct", "reason": d["reason"], "method": "boxed", "answer_type": "multiple_choice"}
+    assert d == {"extracted": "B", "verdict": "correct", "reason": d["reason"], "method": "boxed", "answer_type": "multiple_choice",
+                 "gt_kind": "value", "gt_warning": None}
     assert "boxed" in d["reason"] and "option B" in d["reason"]
     assert isinstance(check, AnswerCheck) and Verdict("correct") is Verdict.CORRECT and Verdict.CORRECT == "correct"
 
