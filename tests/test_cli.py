@@ -42,7 +42,7 @@ def test_check_answer_extraction_modes():
     weak = runner.invoke(app, ["check-answer", PROSE, "--ground-truth", "56", "--allow-weak", "--json"])
     assert json.loads(weak.output)["method"] == "weak"  # --allow-weak: alias of --extraction weak
     bad = runner.invoke(app, ["check-answer", PROSE, "--ground-truth", "56", "--extraction", "readin"])
-    assert "Did you mean 'reading'" in str(bad.exception)
+    assert "did you mean 'reading'" in str(bad.exception)
 
 
 def test_check_answer_default_tolerance_is_the_builds():

@@ -37,11 +37,11 @@ markdown and trailing punctuation removed). No answer is ``method="none"`` and
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass
 
 from mmpr_builder.errors import ConfigError
+from mmpr_builder.registry import did_you_mean
 
 __all__ = ["Extraction", "EXTRACTION_MODES", "resolve_extraction", "find_boxed", "final_statement", "weak_answer",
            "clean_answer", "extract_answer"]
@@ -63,10 +63,8 @@ def resolve_extraction(extraction: str = "strict", allow_weak: bool = False) -> 
             together with ``extraction="reading"``.
     """
     if extraction not in EXTRACTION_MODES:
-        close = difflib.get_close_matches(str(extraction), EXTRACTION_MODES, n=1, cutoff=0.5)
-        hint = " Did you mean %r?" % close[0] if close else ""
-        raise ConfigError("unknown extraction %r; expected one of %s.%s"
-                          % (extraction, ", ".join(EXTRACTION_MODES), hint))
+        raise ConfigError("unknown extraction %r%s; expected one of %s"
+                          % (extraction, did_you_mean(extraction, EXTRACTION_MODES), ", ".join(EXTRACTION_MODES)))
     if allow_weak and extraction == "reading":
         raise ConfigError("allow_weak=True (an alias of extraction='weak') conflicts with extraction='reading'")
     return "weak" if allow_weak else extraction

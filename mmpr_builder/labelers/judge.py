@@ -28,7 +28,6 @@ rule/judge disagreement without changing them. Judge verdicts carry
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import hashlib
 import logging
 import os
@@ -38,6 +37,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from mmpr_builder.errors import ConfigError
+from mmpr_builder.registry import did_you_mean
 from mmpr_builder.labelers.answers import AnswerCheck, Verdict
 
 __all__ = ["JUDGE_PROMPT", "JUDGE_PROMPT_VERSION", "JUDGE_BACKENDS", "JudgeConfig", "JudgeInput", "JudgeReply",
@@ -86,9 +86,8 @@ class JudgeConfig:
 
     def __post_init__(self):
         if self.backend not in JUDGE_BACKENDS:
-            close = difflib.get_close_matches(str(self.backend), JUDGE_BACKENDS, n=1, cutoff=0.5)
             raise ConfigError("labeler.judge.backend: unknown backend %r%s; known: %s" % (
-                self.backend, " (did you mean %r?)" % close[0] if close else "", ", ".join(JUDGE_BACKENDS)))
+                self.backend, did_you_mean(self.backend, JUDGE_BACKENDS), ", ".join(JUDGE_BACKENDS)))
         if self.backend == "openai":
             if not re.match(r"^https?://\S+$", self.base_url or ""):
                 raise ConfigError("labeler.judge.base_url: backend openai needs an http(s) URL, got %r" % self.base_url)

@@ -22,7 +22,7 @@ def test_modes_and_aliases():
     assert EXTRACTION_MODES == ("strict", "weak", "reading")
     assert resolve_extraction("strict", allow_weak=True) == "weak"
     assert resolve_extraction("reading") == "reading"
-    with pytest.raises(ConfigError, match="Did you mean 'reading'"):
+    with pytest.raises(ConfigError, match="did you mean 'reading'"):
         resolve_extraction("readng")
     with pytest.raises(ConfigError, match="conflicts"):
         resolve_extraction("reading", allow_weak=True)
