@@ -24,7 +24,7 @@ test:
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 demo:
-	$(BIN)/mmpr build --source mathqa --limit 16 --out out/mathqa
+	$(BIN)/mmpr build --source arith --limit 8 --out out/arith
 
 bench:
 	$(BIN)/python benchmarks/bench_answers.py
