@@ -46,6 +46,7 @@ def _rows(out: Path) -> list[dict]:
 
 
 def _run(args: list[str], **kw) -> subprocess.CompletedProcess:
+    """Run ``mmpr ARGS`` to completion: no clock limit (a slow CPU is not a failure; CI's job limit bounds a hang)."""
     return subprocess.run(MMPR + args, cwd=REPO_ROOT, capture_output=True, text=True, **kw)
 
 

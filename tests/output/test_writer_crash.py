@@ -185,7 +185,7 @@ def test_sigkill_then_rerun_matches_uninterrupted_run(tmp_path, reference, owner
     out = tmp_path / "out"
     env = child_env()
     proc = subprocess.run([sys.executable, "-c", CHILD, str(Path(__file__).parent), str(out), owner, name, str(at)],
-                          env=env, capture_output=True, text=True, timeout=120)
+                          env=env, capture_output=True, text=True)
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     finish(out)
     assert ids(out) == ids(reference)
@@ -322,7 +322,7 @@ def test_sigkill_between_checkpoints_loses_only_the_items_since_the_last_one(tmp
     out = tmp_path / "out"
     env = child_env()
     proc = subprocess.run([sys.executable, "-c", CKPT_CHILD, str(Path(__file__).parent), str(out)],
-                          env=env, capture_output=True, text=True, timeout=120)
+                          env=env, capture_output=True, text=True)
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     assert list((out / "data").glob(".*.tmp")) and list((out / "data" / ".parts").glob(".*.tmp"))  # died mid-part
     w = ShardWriter(out, run_fingerprint=FINGERPRINT, **DEFAULT_SIZE)
