@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import subprocess
 import sys
@@ -57,26 +58,34 @@ def throughput(args, tmp: Path) -> None:
         requests.append(request)
         return submit(request)
 
+    def mmpr(k: int) -> tuple[dict, float]:
+        t0 = time.perf_counter()
+        summary = run_build(dataclasses.replace(cfg, run=dataclasses.replace(cfg.run, out_dir=str(tmp / f"out{k}"))),
+                            engine=engine, progress=False)
+        return summary, time.perf_counter() - t0
+
+    def raw() -> tuple[int, float]:
+        from vllm import SamplingParams
+
+        t0 = time.perf_counter()
+        for r in requests:
+            s = r.sampling
+            engine.llm.enqueue_chat(r.messages, SamplingParams(n=r.n, temperature=s.temperature, top_p=s.top_p,
+                                                               top_k=s.top_k, max_tokens=s.max_tokens, seed=r.seed),
+                                    use_tqdm=False, add_generation_prompt=not r.continue_final_message,
+                                    continue_final_message=r.continue_final_message)
+        outs = engine.llm.wait_for_completion(use_tqdm=False)
+        return sum(len(o.token_ids) for out in outs for o in out.outputs), time.perf_counter() - t0
+
+    # alternate mmpr and raw (kernel set-up costs fall on whichever runs first); best of each
     engine.submit = recording_submit
-    t0 = time.perf_counter()
-    summary = run_build(cfg, engine=engine, progress=False)
-    mmpr_s = time.perf_counter() - t0
+    summary, mmpr_s = mmpr(0)
     engine.submit = submit
+    raw_tokens, raw_s = raw()
+    for k in range(1, args.repeats):
+        mmpr_s = min(mmpr_s, mmpr(k)[1])
+        raw_s = min(raw_s, raw()[1])
     mmpr_tokens = summary["generated_tokens"]
-
-    from vllm import SamplingParams
-
-    llm = engine.llm
-    t0 = time.perf_counter()
-    for r in requests:
-        s = r.sampling
-        llm.enqueue_chat(r.messages, SamplingParams(n=r.n, temperature=s.temperature, top_p=s.top_p, top_k=s.top_k,
-                                                    max_tokens=s.max_tokens, seed=r.seed), use_tqdm=False,
-                         add_generation_prompt=not r.continue_final_message,
-                         continue_final_message=r.continue_final_message)
-    outs = llm.wait_for_completion(use_tqdm=False)
-    raw_s = time.perf_counter() - t0
-    raw_tokens = sum(len(o.token_ids) for out in outs for o in out.outputs)
     lengths = sorted(summary["tokens"]["response"].items())
     print(f"items {args.items} x K={args.samples}, max_tokens {args.max_tokens}, dtype {engine.dtype}; "
           f"requests {len(requests)} ({len(requests) - args.items} DropoutNTP continuations); "
@@ -109,6 +118,7 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=512)
     parser.add_argument("--rss-items", type=int, default=64, help="memory check at this many items and 10x (0: skip)")
     parser.add_argument("--dtype", default="auto")
+    parser.add_argument("--repeats", type=int, default=2, help="alternate mmpr and raw this many times; best of each")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+
+# Math-Verify's per-check deadline: generous, so that no verdict depends on how busy the CPU is
+# (the tests of the deadline itself pass their own).
+os.environ.setdefault("MMPR_MATH_TIMEOUT_S", "120")
 
 from testlib import REPO_ROOT
 

@@ -16,6 +16,7 @@ inferred: ``auto``).
 from __future__ import annotations
 
 import enum
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -48,8 +49,9 @@ ANSWER_TYPES: tuple[str, ...] = ("auto", "multiple_choice", "number", "math", "y
 """Verifier names accepted by :func:`check_answer` (``auto`` infers one of the others
 except ``anls``/``relaxed``, which are dataset choices: documents and charts)."""
 
-DEFAULT_TIMEOUT_S = 3.0
-"""Default wall-clock bound (seconds) for one Math-Verify check."""
+DEFAULT_TIMEOUT_S = float(os.environ.get("MMPR_MATH_TIMEOUT_S", "3.0"))
+"""Default wall-clock bound (seconds) for one Math-Verify check; ``$MMPR_MATH_TIMEOUT_S`` overrides it
+(a slow or busy machine needs more; past it a verdict is ``unverifiable``, never a label)."""
 
 
 class Verdict(str, enum.Enum):
