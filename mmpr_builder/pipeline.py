@@ -66,6 +66,8 @@ class _Writer(threading.Thread):
         self.labeler, self.writer, self.interval = labeler, writer, commit_interval_s
         self.inbox: queue.Queue = queue.Queue()
         self.outbox: queue.Queue = queue.Queue()
+        self.open_ids: set[str] = set()  # items in flight; the engine thread adds, this thread removes
+        self._held: dict[str, list[ItemError]] = {}  # bad rows naming an item in flight (a duplicate id)
         self._uncommitted = 0
 
     def run(self) -> None:
@@ -91,7 +93,9 @@ class _Writer(threading.Thread):
     def _handle(self, kind: str, *args) -> None:
         if kind == "bad":
             (err,) = args
-            if err.item_id is None or err.item_id not in self.writer.done_items:
+            if err.item_id in self.open_ids:  # recorded once that item is done, so it cannot pre-empt it
+                self._held.setdefault(err.item_id, []).append(err)
+            elif err.item_id is None or err.item_id not in self.writer.done_items:
                 self.writer.add_error(err.item_id, err.cause, str(err))
                 self._uncommitted += 1
             return
@@ -141,6 +145,9 @@ class _Writer(threading.Thread):
     def _finish(self, p: PreparedItem, *, commit: bool) -> None:
         if commit:
             self.writer.add_item(p.item.id, p.sorted_rows(), p.outcome.to_json())
+        self.open_ids.discard(p.item.id)
+        for err in self._held.pop(p.item.id, []):
+            self.writer.add_error(err.item_id, err.cause, str(err))
         self._uncommitted += 1
         self.outbox.put(("done", p))
 
@@ -217,6 +224,7 @@ def run_stream(items: Iterator[QuestionItem | ItemError], engine, labeler: ItemL
                         worker.inbox.put(("bad", e))
                         continue
                     open_items += 1
+                    worker.open_ids.add(x.id)
                     submit(p, labeler.sample_request(p), None)
             if engine.in_flight:
                 for result in engine.step():

@@ -34,24 +34,6 @@ def provenance_for(engine, recipe, seed: int = 0):
                       model=engine.model_name, dtype=engine.dtype, seed=seed)
 
 
-def simulate(engine, recipe, items, seed: int = 0) -> dict[str, list[dict]]:
-    """Run the build's stages item by item (no stream, no writer): item id -> its pair rows.
-
-    Per-item seeds make these the rows a streaming build of the same items writes.
-    """
-    from mmpr_builder.labeling import ItemLabeler
-
-    labeler = ItemLabeler(recipe, provenance_for(engine, recipe, seed), engine.tokenizer)
-    prepared = [labeler.prepare(item) for item in items]
-    results = engine.generate([labeler.sample_request(p) for p in prepared])
-    for p, res in zip(prepared, results):
-        assert res.error is None, res.error
-        jobs = labeler.label_samples(p, res.responses)
-        for job, cont in zip(jobs, engine.generate([labeler.continuation_request(p, j) for j in jobs])):
-            labeler.add_continuation(p, job, cont)
-    return {p.item.id: p.sorted_rows() for p in prepared}
-
-
 def solvable_items(engine, recipe, items, seed: int = 0) -> list[tuple]:
     """Items made answerable by construction: each ground truth is replaced by the answer that the
     item's first usable sampled response (finished, not empty or looping) states.
