@@ -7,7 +7,8 @@
    bound. Items repeat the recipe's sample items under new ids; responses have a long tail
    (``--max-tokens`` well above the median length). Prints both tokens/s and the ratio (goal >= 0.97).
 2. Memory: peak RSS of `mmpr build` (a child process) at 1x and 10x ``--rss-items`` items with short
-   responses, so that only the pipeline's own growth shows (goal: within 10%).
+   responses and the same number of items in flight (half of 1x), so that only growth with the
+   dataset's size shows (goal: within 10%).
 
     .venv/bin/python benchmarks/bench_build.py [--items 512] [--samples 8] [--max-tokens 512]
         [--rss-items 64] [--dtype auto]
@@ -96,14 +97,15 @@ def throughput(args, tmp: Path) -> None:
     print(f"ratio mmpr/raw:  {(mmpr_tokens / mmpr_s) / (raw_tokens / raw_s):.3f}  (goal >= 0.97)")
 
 
-def peak_rss_mib(n: int, tmp: Path, dtype: str) -> float:
-    """Peak RSS (MiB) of a `mmpr build` child process over ``n`` repeated mathqa items, 16-token responses."""
+def peak_rss_mib(n: int, tmp: Path, dtype: str, inflight: int) -> float:
+    """Peak RSS (MiB) of a `mmpr build` child process over ``n`` repeated mathqa items, 16-token responses,
+    ``inflight`` items in the engine at once (below ``n``, so that only the dataset size differs)."""
     data = repeated_items(REPO / "sample_data" / "mathqa" / "items.jsonl", n, tmp / f"rss-{n}.jsonl")
     # a fresh wrapper per size: RUSAGE_CHILDREN's ru_maxrss (KiB) is the peak of that one build
     wrapper = ("import resource, subprocess, sys; rc = subprocess.run(sys.argv[1:], capture_output=True).returncode; "
                "print(rc, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
     cmd = [sys.executable, "-m", "mmpr_builder", "build", "--source", "mathqa", "--data", str(data), "--max-tokens",
-           "16", "--num-samples", "8", "--dtype", dtype, "--out", str(tmp / f"rss-{n}")]
+           "16", "--num-samples", "8", "--dtype", dtype, "--inflight-items", str(inflight), "--out", str(tmp / f"rss-{n}")]
     rc, kib = subprocess.run([sys.executable, "-c", wrapper, *cmd], capture_output=True, text=True, cwd=REPO,
                              check=True).stdout.split()
     if rc != "0":
@@ -123,10 +125,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         if args.rss_items:
-            small = peak_rss_mib(args.rss_items, tmp, args.dtype)
-            large = peak_rss_mib(10 * args.rss_items, tmp, args.dtype)
+            inflight = max(1, args.rss_items // 2)
+            small = peak_rss_mib(args.rss_items, tmp, args.dtype, inflight)
+            large = peak_rss_mib(10 * args.rss_items, tmp, args.dtype, inflight)
             print(f"peak RSS: {small:.0f} MiB at {args.rss_items} items, {large:.0f} MiB at {10 * args.rss_items} "
-                  f"items ({(large / small - 1) * 100:+.1f}%; goal within 10%)")
+                  f"items, {inflight} in flight ({(large / small - 1) * 100:+.1f}%; goal within 10%)")
         if args.items:
             throughput(args, tmp)
 
