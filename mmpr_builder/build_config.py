@@ -46,7 +46,7 @@ class RunConfig:
     seed: int = field(default=0, metadata={"help": "run seed; item seeds derive from it and the item id"})
     overwrite: bool = field(default=False, metadata={"help": "replace an output folder made with other settings"})
     inflight_items: int = field(default=256, metadata={"help": "items in the engine at once (more keeps a GPU busier; memory grows with it)"})
-    commit_interval_s: float = field(default=5.0, metadata={"help": "commit finished items at least this often (seconds); a kill loses at most the items finished since"})
+    commit_interval_s: float = field(default=2.0, metadata={"help": "commit finished items at least this often (seconds); a kill loses at most the items finished since"})
     max_shard_mb: float = field(default=500.0, metadata={"help": "roll shards at this size (MB)"})
     max_shard_rows: int | None = field(default=None, metadata={"help": "roll shards at this many rows"})
     push_to_hub: str | None = field(default=None, metadata={"help": "upload shards to this Hub dataset (org/name) as they close"})

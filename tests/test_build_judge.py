@@ -5,7 +5,6 @@ build's own engine (the embedded model, its prompts joining the engine stream)."
 from __future__ import annotations
 
 import json
-import random
 
 import pyarrow.parquet as pq
 import pytest
