@@ -23,6 +23,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import importlib.metadata
 import logging
@@ -174,8 +175,8 @@ class Engine:
             self.dtype = str(self.llm.llm_engine.model_config.dtype).removeprefix("torch.")
         self.tokenizer = self.llm.get_tokenizer()
         self.max_model_len = self.llm.llm_engine.model_config.max_model_len
-        self._in_flight: dict[str, GenerationRequest] = {}  # vLLM external request id -> request
-        self._internal_ids: dict[str, str] = {}  # vLLM external request id -> internal id
+        # vLLM external request id -> (its internal id, the request)
+        self._in_flight: dict[str, tuple[str, GenerationRequest]] = {}
 
     @property
     def model_name(self) -> str:
@@ -207,8 +208,7 @@ class Engine:
         except Exception as e:  # noqa: BLE001 - vLLM raises many types for one bad request
             return GenerationResult(request.key, error=f"{type(e).__name__}: {e}")
         # vLLM returns its internal id ("<external>-<8 random chars>"); outputs carry the external one.
-        self._in_flight[request_id.rsplit("-", 1)[0]] = request
-        self._internal_ids[request_id.rsplit("-", 1)[0]] = request_id
+        self._in_flight[request_id.rsplit("-", 1)[0]] = (request_id, request)
         return None
 
     @property
@@ -235,17 +235,15 @@ class Engine:
                       len(self._in_flight))
             ids = list(self._in_flight)
             try:
-                self.llm.llm_engine.abort_request([self._internal_ids[i] for i in ids], internal=True)
+                self.llm.llm_engine.abort_request([self._in_flight[i][0] for i in ids], internal=True)
             except Exception:  # noqa: BLE001 - the engine is already broken
                 pass
-            self._internal_ids.clear()
-            return [GenerationResult(self._in_flight.pop(i).key, error=f"{type(e).__name__}: {e}") for i in ids]
+            return [GenerationResult(self._in_flight.pop(i)[1].key, error=f"{type(e).__name__}: {e}") for i in ids]
         done = []
         for out in outputs:
             if not out.finished:
                 continue
-            request = self._in_flight.pop(out.request_id)
-            del self._internal_ids[out.request_id]
+            _, request = self._in_flight.pop(out.request_id)
             samples = [Response(text=o.text, finish_reason=o.finish_reason or "stop",
                                 num_tokens=len(o.token_ids), token_ids=list(o.token_ids)) for o in out.outputs]
             if len(samples) != request.n:
@@ -278,8 +276,7 @@ class Engine:
             default = Sampling(temperature=temperature, max_tokens=max_tokens, top_p=top_p, top_k=top_k)
         results: dict[str, GenerationResult] = {}
         for r in requests:
-            sub = GenerationRequest(r.key, r.messages, r.seed, r.n, r.continue_final_message, r.sampling or default)
-            error = self.submit(sub)
+            error = self.submit(dataclasses.replace(r, sampling=r.sampling or default))
             if error is not None:
                 results[r.key] = error
         while self._in_flight:

@@ -58,8 +58,6 @@ from .state import first_foreign, stray_files, usable_manifest
 
 logger = logging.getLogger(__name__)
 
-#: fingerprint keys whose scalar values are copied into each shard's ``mmpr`` Parquet metadata.
-STAMP_KEYS = ("recipe", "recipe_version", "mmpr_version", "git_commit", "model", "seed")
 
 
 @dataclass
@@ -127,8 +125,7 @@ class ShardWriter:
         out_dir: output folder (created if missing).
         run_fingerprint: JSON-safe dict of everything that decides the output (recipe,
             model, sampling, seed, inputs, ...). A folder built with another fingerprint is
-            refused. Scalar values of the keys in :data:`STAMP_KEYS` are stamped into each
-            shard's ``mmpr`` Parquet metadata (published: keep secrets and paths out of them).
+            refused.
         overwrite: start over: remove the previous shards, parts, manifest, commit records,
             ``errors.jsonl`` and ``README.md`` (only files mmpr writes).
         max_shard_bytes: close a shard once its size (full row groups on disk plus the
@@ -141,8 +138,9 @@ class ShardWriter:
             commit (e.g. ``HubPusher.push_shard``); not called for checkpoints or zero-row commits.
         verify_checksums: on open, re-hash every finished shard (else check sizes only;
             parts of the open shard are always re-hashed).
-        provenance: JSON-safe dict stamped into each shard's ``mmpr`` metadata but not
-            compared on resume (e.g. ``{"git_commit": ...}``). Published: no secrets or paths.
+        provenance: JSON-safe dict stamped into each shard's ``mmpr`` metadata (the build
+            passes :meth:`mmpr_builder.schema.Provenance.stamp`); not compared on resume.
+            Published: no secrets or paths.
 
     Raises:
         ConfigError: a size/row limit is not positive.
@@ -164,9 +162,7 @@ class ShardWriter:
         self.on_shard_closed = on_shard_closed
         self._fingerprint = json_roundtrip(run_fingerprint, "run_fingerprint")
         schema = pair_features().arrow_schema
-        stamp = {"schema_version": SCHEMA_VERSION,
-                 **{k: v for k, v in self._fingerprint.items() if k in STAMP_KEYS and isinstance(v, (str, int, float))},
-                 **json_roundtrip(provenance or {}, "provenance")}
+        stamp = {"schema_version": SCHEMA_VERSION, **json_roundtrip(provenance or {}, "provenance")}
         self._schema = schema.with_metadata({**(schema.metadata or {}), b"mmpr": dumps_canonical(stamp)})
         self.done_items: set[str] = set()
         self._stats: list[dict] = []

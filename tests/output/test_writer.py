@@ -43,7 +43,7 @@ def test_shards_load_in_datasets_with_pil_images(tmp_path):
     rows[1]["images"] = [ImageData(png(2), "imgs/2.png"), Image.open(IMAGES / "3.png")]
     rows[1]["prompt"] = make_rows("a", 1, image=None)[0]["prompt"]
     w = ShardWriter(tmp_path / "out", run_fingerprint={**FINGERPRINT, "sampling": {"n": 4}},
-                    provenance={"git_commit": "abc123"})
+                    provenance={**FINGERPRINT, "git_commit": "abc123"})
     w.add_item("a", rows, {"source": "vqa"})
     w.close()
     shard = tmp_path / "out" / "data" / "train-00000.parquet"
