@@ -16,6 +16,7 @@ from typing import Annotated, Optional
 import typer
 
 from mmpr_builder.errors import MmprError
+from mmpr_builder.export import FORMATS
 from mmpr_builder.labelers.numeric import DEFAULT_REL_TOL
 from mmpr_builder.train.cli import train_command
 
@@ -149,6 +150,22 @@ def inspect_command(
 
     summary = inspect_output(out_dir)
     typer.echo(json.dumps(summary, indent=2, sort_keys=True) if json_ else format_summary(summary))
+
+
+@app.command("export")
+def export_command(
+    out_dir: Annotated[Path, typer.Argument(help="Output folder of `mmpr build`.")],
+    format_: Annotated[str, typer.Option("--format", help="; ".join(f"{n}: {f.summary}" for n, f in FORMATS.items()))],
+    to: Annotated[Path, typer.Option(help="export folder (created if missing); images go to TO/images/")],
+    name: Annotated[Optional[str], typer.Option(help="dataset name (file name and index entry); default: OUT_DIR's name")] = None,
+    root_prefix: Annotated[Optional[str], typer.Option(help="internvl: folder the meta.json paths start with (InternVL opens them from its working folder); default: TO's name")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
+) -> None:
+    """Write the pairs in the format another trainer reads (InternVL MPO, ms-swift DPO, LLaMA-Factory)."""
+    from mmpr_builder.export.run import export_pairs, format_report
+
+    report = export_pairs(out_dir, format_, to, name=name, root_prefix=root_prefix)
+    typer.echo(json.dumps(report.to_dict(), indent=2) if json_out else format_report(report))
 
 
 # Commands that live beside their subsystem.
