@@ -28,6 +28,7 @@ IMAGE_PLACEHOLDER = "<image>"
 COLUMNS = ("id", "item_id", "prompt", "chosen", "rejected", "images")
 
 SKIP_CAUSES = {
+    "unknown_part": "a message part is neither text nor image",
     "multi_turn_prompt": "the prompt is not one user turn (after an optional system message)",
     "bad_response": "chosen or rejected is not one assistant message with text only",
     "image_count_mismatch": "the number of image parts in the prompt differs from the number of images",
@@ -77,8 +78,7 @@ def _texts(message: dict, row_id: str, item_id: str, what: str) -> list[str | No
         elif p.get("type") == "image":
             parts.append(None)
         else:
-            raise ItemError(item_id, "bad_response" if what != "prompt" else "multi_turn_prompt",
-                            f"pair {row_id}: {what} has a part of type {p.get('type')!r}")
+            raise ItemError(item_id, "unknown_part", f"pair {row_id}: {what} has a part of type {p.get('type')!r}")
     return parts
 
 

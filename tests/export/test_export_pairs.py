@@ -50,6 +50,14 @@ def test_each_skip_cause_names_the_item(cause):
     assert row["id"] in str(e.value)
 
 
+def test_a_part_neither_text_nor_image_is_skipped():
+    row = rows_of("text")[0]
+    row["chosen"] = [{"role": "assistant", "content": [{"type": "video", "text": None}]}]
+    with pytest.raises(ItemError) as e:
+        to_export_pair(row)
+    assert e.value.cause == "unknown_part" and "chosen has a part of type 'video'" in str(e.value)
+
+
 def test_read_pairs_yields_every_row_in_order_with_its_verdict(mixed_out):
     got = list(read_pairs(pair_shards(mixed_out), batch_rows=2))
     rows = shard_rows(mixed_out)
@@ -87,8 +95,9 @@ def test_pair_shards_refuses_damage_and_foreign_files(mixed_out, tmp_path):
     shard.write_bytes(shard.read_bytes()[:200])
     with pytest.raises(OutputError, match="train-00001.parquet.*rerun `mmpr build`"):
         pair_shards(broken)
+    (tmp_path / "empty").mkdir()
     with pytest.raises(OutputError, match="no finished pair shards"):
-        pair_shards(tmp_path / "empty" if (tmp_path / "empty").mkdir() is None else None)
+        pair_shards(tmp_path / "empty")
     other = tmp_path / "other" / "data"
     other.mkdir(parents=True)
     pq.write_table(pa.table({"id": ["a"], "text": ["b"]}), other / "x.parquet")
