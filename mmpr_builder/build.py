@@ -44,6 +44,17 @@ def run_fingerprint(cfg: BuildConfig, provenance: Provenance) -> dict[str, Any]:
     return {**provenance.fingerprint(), "recipe_settings": cfg.recipe.to_dict()}
 
 
+def card_run_info(recipe, provenance: Provenance, *, repo_id: str | None = None) -> dict[str, Any]:
+    """The card's ``run_info`` (:func:`mmpr_builder.output.card.render_card`) for a run of ``recipe``."""
+    s = recipe.sampling
+    return {"model": provenance.model, "recipe": recipe.name, "recipe_version": recipe.version,
+            "seed": provenance.seed, "mmpr_version": provenance.mmpr_version,
+            "git_commit": provenance.git_commit, "dtype": provenance.dtype, "license": "other",
+            "repo_id": repo_id,
+            "sampling": {"n": s.num_samples, "temperature": s.temperature, "top_p": s.top_p,
+                         "top_k": s.top_k, "max_tokens": s.max_tokens}}
+
+
 def run_build(cfg: BuildConfig, *, engine=None, progress: bool = True) -> dict[str, Any]:
     """Build preference pairs into ``cfg.out_dir``; resumes a previous run with the same settings.
 
@@ -57,6 +68,10 @@ def run_build(cfg: BuildConfig, *, engine=None, progress: bool = True) -> dict[s
         progress: show a run-level progress bar on stderr (items, pairs).
     Returns:
         The run summary (see :func:`mmpr_builder.output.summary.summarize`).
+    A rerun into a folder built with other labeller or pairing settings only (nothing that
+    changes what is sampled) first relabels the stored responses there
+    (:func:`mmpr_builder.relabel.relabel_in_place`), then goes on as a resume.
+
     Raises:
         ConfigError, ModelError: a bad setting or model, before any work.
         OutputError: ``out_dir`` holds a run with other settings (use ``overwrite``).
@@ -79,6 +94,9 @@ def run_build(cfg: BuildConfig, *, engine=None, progress: bool = True) -> dict[s
         provenance = dataclasses.replace(provenance, dtype=engine.dtype,
                                          engine={**provenance.engine, "dtype": engine.dtype})
     fingerprint = run_fingerprint(cfg, provenance)
+    from mmpr_builder.relabel import relabel_in_place
+
+    relabel_in_place(cfg, fingerprint)  # changes only to labelling/pairing: reuse the stored responses
     check_output_dir(out_dir, fingerprint, overwrite=run.overwrite)
     stream = iter_items(recipe.source, base_dir=recipe.base_dir, source_name=recipe.name,
                         answer_type=recipe.labeler.answer_type, limit=run.limit)
@@ -109,14 +127,7 @@ def run_build(cfg: BuildConfig, *, engine=None, progress: bool = True) -> dict[s
             bar.close()
     shards = writer.close()
     outcomes = writer.item_outcomes()
-    s = recipe.sampling
-    card_info = {"model": provenance.model, "recipe": recipe.name, "recipe_version": recipe.version,
-                 "seed": provenance.seed, "mmpr_version": provenance.mmpr_version,
-                 "git_commit": provenance.git_commit, "dtype": provenance.dtype, "license": "other",
-                 "repo_id": run.push_to_hub,
-                 "sampling": {"n": s.num_samples, "temperature": s.temperature, "top_p": s.top_p,
-                              "top_k": s.top_k, "max_tokens": s.max_tokens}}
-    write_card(out_dir, outcomes=outcomes, run_info=card_info)
+    write_card(out_dir, outcomes=outcomes, run_info=card_run_info(recipe, provenance, repo_id=run.push_to_hub))
     if pusher:
         pusher.push_pending(out_dir, shards, delete_stale=True)
         pusher.push_card(out_dir)

@@ -77,6 +77,29 @@ def build(
 
 
 @app.command()
+def relabel(
+    out_dir: Annotated[Path, typer.Argument(help="output folder of `mmpr build` (its stored responses are reused)")],
+    config: Annotated[Path, typer.Option(help="YAML of `labeler:` and `pairing:` changes (the layout of `mmpr build --config`)")],
+    out: Annotated[Path, typer.Option(help="the new output folder")],
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="replace --out when it holds a run with other settings")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
+):
+    """Re-label and re-pair a build's stored responses with new labeller/pairing settings; no model is loaded.
+
+    Changes to anything else (sampling, prompt, model, ...) are refused: they need `mmpr build`.
+    """
+    from mmpr_builder.output.summary import format_summary
+    from mmpr_builder.relabel import read_changes, relabel as relabel_output
+
+    summary = relabel_output(out_dir, out, read_changes(config), where=str(config), overwrite=overwrite, progress=True)
+    typer.echo(json.dumps(summary, indent=2) if json_out else format_summary(summary))
+    if summary["not_generated"] and not json_out:
+        typer.echo(f"not generated: {summary['not_generated']} responses the new labels call for were never sampled "
+                   "(DropoutNTP continuations); rerun `mmpr build` with the new settings on the new folder to make them",
+                   err=True)
+
+
+@app.command()
 def sources():
     """List the pipeline recipes with a one-line description."""
     from mmpr_builder.recipes import list_recipes

@@ -107,13 +107,15 @@ class GenerationResult:
     """Outcome of one request: ``responses`` (length n) or ``error`` (then responses is empty).
 
     ``prompt_token_ids`` are the tokens the model was given (the rendered chat
-    prompt, image placeholders expanded), when the request ran.
+    prompt, image placeholders expanded), when the request ran. ``not_generated``:
+    a relabel (:mod:`mmpr_builder.replay`) has no stored response for this request.
     """
 
     key: str
     responses: list[Response] = field(default_factory=list)
     error: str | None = None
     prompt_token_ids: list[int] | None = None
+    not_generated: bool = False
 
 
 class Engine:

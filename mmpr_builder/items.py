@@ -111,6 +111,7 @@ class DropReason(str, Enum):
     EMPTY_CONTINUATION = "empty_continuation"
     IDENTICAL_TO_CHOSEN = "identical_to_chosen"
     ENGINE_ERROR = "engine_error"  # the continuation request failed
+    NOT_GENERATED = "not_generated"  # a relabel needs a continuation the build never generated
 
 
 VERDICTS = ("correct", "incorrect", "no_answer", "unverifiable")

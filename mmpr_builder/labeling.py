@@ -12,6 +12,11 @@ One :class:`ItemLabeler` serves a whole run. For each item it
 
 All randomness comes from per-item seeds (:func:`mmpr_builder.engine.item_seed`),
 so an item's pairs do not depend on scheduling, batching or resumes.
+
+Every request and result is also recorded on the :class:`PreparedItem` (``record``), from
+which :func:`mmpr_builder.output.responses.make_response_rows` makes the item's rows of
+the responses table; a relabel (:mod:`mmpr_builder.relabel`) runs this same labeller on
+them, with the stored DropoutNTP cuts in place of the tokenizer (``cutter``).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import json
 import logging
 import random
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 from mmpr_builder.config import Recipe
@@ -61,10 +67,36 @@ class PreparedItem:
     responses: list[Response] = field(default_factory=list)
     labeled: list[LabeledResponse] | None = None
     judge_replies: dict[int, str | BaseException] = field(default_factory=dict)
+    record: ResponseRecord = field(default_factory=lambda: ResponseRecord())
 
     def sorted_rows(self) -> list[dict[str, Any]]:
         """Pair rows in a fixed order: correctness pairs as drawn, then DropoutNTP pairs by chosen index."""
         return [row for _, row in sorted(self.rows, key=lambda kr: kr[0])]
+
+
+class MissingGeneration(LookupError):
+    """A relabel needs a response the build never generated (it would need the model)."""
+
+
+@dataclass
+class ResponseRecord:
+    """What an item asked the engine and got back, for the responses table.
+
+    Attributes:
+        requests: request key -> ``(request_sha256, seed)`` (:func:`~mmpr_builder.output.responses.request_digest`).
+        prompt_ids: request key -> the prompt token ids the engine reported (None if not).
+        labels: the samples' final labels (ground truth items; after the judge), else None.
+        issues: the samples' hygiene issues (items without ground truth), else None.
+        attempts: DropoutNTP draw position -> ``{"chosen_index", "cut", "result", "drop"}``.
+        judge: asked sample index -> the judge request's result.
+    """
+
+    requests: dict[str, tuple[str, int]] = field(default_factory=dict)
+    prompt_ids: dict[str, list[int] | None] = field(default_factory=dict)
+    labels: list[LabeledResponse] | None = None
+    issues: list[str | None] | None = None
+    attempts: dict[int, dict[str, Any]] = field(default_factory=dict)
+    judge: dict[int, GenerationResult] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -81,6 +113,7 @@ class Continuation:
     index: int
     chosen: Response
     cut: Cut
+    chosen_index: int = 0
 
 
 class ItemLabeler:
@@ -90,12 +123,17 @@ class ItemLabeler:
         recipe: sampling, labeler, pairing and DropoutNTP settings.
         provenance: stamped into every row.
         tokenizer: the model's tokenizer (DropoutNTP cuts in tokens).
+        cutter: ``(item id, sample index, response) -> Cut | None`` in place of cutting with the
+            tokenizer (a relabel: the stored cuts); raises :class:`MissingGeneration` for a
+            response that was never cut.
     """
 
-    def __init__(self, recipe: Recipe, provenance: Provenance, tokenizer):
+    def __init__(self, recipe: Recipe, provenance: Provenance, tokenizer,
+                 cutter: Callable[[str, int, Response], Cut | None] | None = None):
         self.recipe = recipe
         self.provenance = provenance
         self.tokenizer = tokenizer
+        self.cutter = cutter
         judge = recipe.labeler.judge
         self.http_judge = make_judge(judge) if judge.backend == "openai" else None
         s, d = recipe.sampling, recipe.dropout_ntp
@@ -125,14 +163,26 @@ class ItemLabeler:
 
     def sample_request(self, p: PreparedItem) -> GenerationRequest:
         """The request for the item's K chain-of-thought samples (seed from the run seed and the item id)."""
-        return GenerationRequest(p.item.id, p.messages, item_seed(self.provenance.seed, p.item.id),
-                                 n=self.recipe.sampling.num_samples, sampling=self.sample_params)
+        return _recorded(p, GenerationRequest(p.item.id, p.messages, item_seed(self.provenance.seed, p.item.id),
+                                              n=self.recipe.sampling.num_samples, sampling=self.sample_params))
 
     def continuation_request(self, p: PreparedItem, job: Continuation) -> GenerationRequest:
         """The DropoutNTP request: the prompt without images, the prefix as an unfinished assistant turn."""
-        return GenerationRequest(f"{p.item.id}#dropout_ntp/{job.index}", continuation_messages(p.messages, job.cut.prefix),
-                                 item_seed(self.provenance.seed, p.item.id, f"dropout_ntp/{job.index}"),
-                                 continue_final_message=True, sampling=self.continue_params)
+        return _recorded(p, GenerationRequest(
+            f"{p.item.id}#dropout_ntp/{job.index}", continuation_messages(p.messages, job.cut.prefix),
+            item_seed(self.provenance.seed, p.item.id, f"dropout_ntp/{job.index}"),
+            continue_final_message=True, sampling=self.continue_params))
+
+    def take_samples(self, p: PreparedItem, result: GenerationResult) -> None:
+        """Keep the item's K sampled responses (``result`` without error) and their prompt's tokens."""
+        p.responses = result.responses
+        p.record.prompt_ids[result.key] = result.prompt_token_ids
+
+    def take_judge_reply(self, p: PreparedItem, ask: JudgeAsk, result: GenerationResult) -> None:
+        """Keep the judge's reply (or its error) about one response (backend ``engine``)."""
+        p.judge_replies[ask.index] = RuntimeError(result.error) if result.error else result.responses[0].text
+        p.record.judge[ask.index] = result
+        p.record.prompt_ids[result.key] = result.prompt_token_ids
 
     # -- labelling -----------------------------------------------------------------------
     def check_samples(self, p: PreparedItem, responses: list[Response]) -> list[LabeledResponse] | None:
@@ -173,12 +223,12 @@ class ItemLabeler:
         cfg = self.recipe.labeler.judge
         checks = [lr.check for lr in labeled]
         inputs = self._judge_inputs(p, labeled)
-        return [(GenerationRequest(f"{p.item.id}#judge/{i}",
+        return [(_recorded(p, GenerationRequest(f"{p.item.id}#judge/{i}",
                                    [{"role": "user", "content": [{"type": "text", "text": render_prompt(
                                        inputs[i].question, inputs[i].ground_truth, inputs[i].response,
                                        cfg.tail_chars)}]}],
                                    item_seed(cfg.seed, p.item.id, f"judge/{i}"),
-                                   sampling=Sampling(temperature=0.0, max_tokens=cfg.max_tokens)), JudgeAsk(i))
+                                   sampling=Sampling(temperature=0.0, max_tokens=cfg.max_tokens))), JudgeAsk(i))
                 for i in judge_picks(checks, cfg)]
 
     def apply_judge(self, p: PreparedItem, labeled: list[LabeledResponse],
@@ -214,9 +264,11 @@ class ItemLabeler:
             out.status = ItemStatus.NO_GROUND_TRUTH
             issues = [response_issue(r, threshold) for r in responses]
             out.issues.update(ResponseIssue(i) for i in issues if i)
+            p.record.issues = issues
             if "dropout_ntp" not in recipe.methods:
                 return []
-            return self._cut(p, rng, [r for r, i in zip(responses, issues) if i is None])
+            return self._cut(p, rng, [r for r, i in zip(responses, issues) if i is None], responses)
+        p.record.labels = labeled
         answer_type = self._answer_type(item)
         result = correctness_pairs(labeled, recipe.pairing, rng, answer_type=answer_type, choices=item.choices)
         out.status = ItemStatus(result.status)
@@ -231,33 +283,56 @@ class ItemLabeler:
         if (result.status == "too_easy" and recipe.pairing.too_easy_to_dropout_ntp
                 and "dropout_ntp" in recipe.methods):
             usable = [lr.response for lr in labeled if lr.check.verdict == Verdict.CORRECT and lr.issue is None]
-            return self._cut(p, rng, usable)
+            return self._cut(p, rng, usable, responses)
         return []
 
     def _answer_type(self, item: QuestionItem) -> str:
         return item.answer_type if item.answer_type != "auto" else self.recipe.labeler.answer_type
 
-    def _cut(self, p: PreparedItem, rng: random.Random, usable: list[Response]) -> list[Continuation]:
+    def _cut(self, p: PreparedItem, rng: random.Random, usable: list[Response],
+             responses: list[Response]) -> list[Continuation]:
         """Draw up to ``dropout_ntp.num_chosen`` chosen responses with ``rng`` and cut each."""
         jobs = []
         for k, chosen in enumerate(rng.sample(usable, min(len(usable), self.recipe.dropout_ntp.num_chosen))):
-            cut = cut_response(chosen.text, chosen.token_ids or [], self.tokenizer, self.recipe.dropout_ntp.ratio)
+            j = next(i for i, r in enumerate(responses) if r is chosen)
+            try:
+                cut = (self.cutter(p.item.id, j, chosen) if self.cutter is not None else
+                       cut_response(chosen.text, chosen.token_ids or [], self.tokenizer, self.recipe.dropout_ntp.ratio))
+            except MissingGeneration:
+                self._not_generated(p, f"response {j} was never cut")
+                continue
+            p.record.attempts[k] = {"chosen_index": j, "cut": cut, "result": None, "drop": None}
             if cut is None:
                 p.outcome.dropout_drops[DropReason.TOO_SHORT] += 1
+                p.record.attempts[k]["drop"] = DropReason.TOO_SHORT.value
             else:
-                jobs.append(Continuation(k, chosen, cut))
+                jobs.append(Continuation(k, chosen, cut, j))
         return jobs
+
+    def _not_generated(self, p: PreparedItem, why: str) -> None:
+        p.outcome.dropout_drops[DropReason.NOT_GENERATED] += 1
+        log.warning("item %s: a DropoutNTP continuation was never generated (%s); rerun `mmpr build` to "
+                    "generate it", p.item.id, why)
 
     def add_continuation(self, p: PreparedItem, job: Continuation, result: GenerationResult) -> None:
         """Turn one continuation into a DropoutNTP pair (or count why it gives none)."""
+        attempt = p.record.attempts[job.index]
+        if result.not_generated:  # a relabel without this continuation stored
+            del p.record.attempts[job.index]
+            self._not_generated(p, f"continuation {job.index} of response {job.chosen_index}")
+            return
+        attempt["result"] = result
+        p.record.prompt_ids[result.key] = result.prompt_token_ids
         if result.error:
             p.outcome.dropout_drops[DropReason.ENGINE_ERROR] += 1
+            attempt["drop"] = DropReason.ENGINE_ERROR.value
             log.warning("DropoutNTP continuation failed for item %s: %s", p.item.id, result.error)
             return
         cont = result.responses[0]
         rejected_text, drop = make_rejected(job.chosen.text, job.cut, cont.text)
         if rejected_text is None:
             p.outcome.dropout_drops[DropReason(drop)] += 1
+            attempt["drop"] = drop
             return
         rejected = Response(rejected_text, cont.finish_reason, job.cut.cut_token + cont.num_tokens)
         self._add_row(p, (1, job.index), "dropout_ntp", job.chosen, rejected,
@@ -271,3 +346,11 @@ class ItemLabeler:
         p.outcome.pairs[method] += 1
         p.outcome.chosen_tokens.append(chosen.num_tokens)
         p.outcome.rejected_tokens.append(rejected.num_tokens)
+
+
+def _recorded(p: PreparedItem, request: GenerationRequest) -> GenerationRequest:
+    """Note ``request``'s digest and seed on the item (for the responses table); returns it."""
+    from mmpr_builder.output.responses import request_digest
+
+    p.record.requests[request.key] = (request_digest(request), request.seed)
+    return request

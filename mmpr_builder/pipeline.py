@@ -11,7 +11,8 @@ writing:
 - the **writer thread** labels each finished item, consults the optional
   judge, makes its pairs, asks for its DropoutNTP continuations (they join the
   same stream at once) and hands the finished item to the
-  :class:`~mmpr_builder.output.writer.ShardWriter`.
+  :class:`~mmpr_builder.output.writer.ShardWriter`, with every response it got
+  (:func:`~mmpr_builder.output.responses.make_response_rows`).
 
 Durability: items are committed in order of completion, at least every
 ``run.commit_interval_s`` seconds and whenever the writer thread has nothing
@@ -36,6 +37,7 @@ from mmpr_builder.engine import GenerationRequest, GenerationResult
 from mmpr_builder.errors import ItemError
 from mmpr_builder.items import QuestionItem
 from mmpr_builder.labeling import ItemLabeler, JudgeAsk, PreparedItem
+from mmpr_builder.output.responses import make_response_rows
 
 log = logging.getLogger(__name__)
 
@@ -104,10 +106,11 @@ class _Writer(threading.Thread):
         try:
             if tag is None:  # the item's K samples
                 if result.error:
-                    self.writer.add_error(p.item.id, "engine_error", result.error)
+                    self.writer.add_error(p.item.id, "not_generated" if result.not_generated else "engine_error",
+                                          result.error)
                     self._finish(p, commit=False)
                     return
-                p.responses = result.responses
+                self.labeler.take_samples(p, result)
                 p.labeled = self.labeler.check_samples(p, p.responses)
                 if p.labeled is not None and self.labeler.judge_in_stream:
                     asks = self.labeler.judge_requests(p, p.labeled)
@@ -118,7 +121,7 @@ class _Writer(threading.Thread):
                     p.labeled = self.labeler.apply_judge(p, p.labeled)
                 jobs = self.labeler.label_samples(p, p.responses, p.labeled)
             elif isinstance(tag, JudgeAsk):
-                p.judge_replies[tag.index] = RuntimeError(result.error) if result.error else result.responses[0].text
+                self.labeler.take_judge_reply(p, tag, result)
                 p.open_requests -= 1
                 if p.open_requests:
                     return
@@ -144,7 +147,7 @@ class _Writer(threading.Thread):
 
     def _finish(self, p: PreparedItem, *, commit: bool) -> None:
         if commit:
-            self.writer.add_item(p.item.id, p.sorted_rows(), p.outcome.to_json())
+            self.writer.add_item(p.item.id, p.sorted_rows(), p.outcome.to_json(), responses=make_response_rows(p))
         self.open_ids.discard(p.item.id)
         for err in self._held.pop(p.item.id, []):
             self.writer.add_error(err.item_id, err.cause, str(err))

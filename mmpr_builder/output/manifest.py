@@ -3,9 +3,14 @@
 Layout of an output folder (all paths relative to it)::
 
     data/train-00000.parquet   finished shards (the dataset itself)
+    responses/train-00000.parquet
+                               every response of the items of shard 0, labelled
+                               (:mod:`mmpr_builder.output.responses`); written, committed,
+                               checked and dropped together with its shard
     data/.parts/train-00003.part-00041.parquet
                                rows of the shard being filled (shard 3) committed by
                                commit 41; merged into the shard when it closes, then removed
+                               (``responses/.parts/`` likewise for the responses)
     commits/00041.json         one commit record per commit: the items it commits
                                (id, stats, rows, Arrow bytes) and the bad input rows it records
     manifest.json              the commit point: run fingerprint, the commits, the finished shards
@@ -13,9 +18,9 @@ Layout of an output folder (all paths relative to it)::
     README.md                  the dataset card (see :mod:`mmpr_builder.output.card`)
 
 A commit is a checkpoint (``ShardWriter.checkpoint``: the pipeline makes one after each
-chunk) or a shard close. A checkpoint writes, in order: the part file of the rows added
+chunk) or a shard close. A checkpoint writes, in order: the part files (pairs, responses) of the rows added
 since the last commit under a temporary name (``.NAME.tmp`` beside it, fsynced), the commit
-record (temp + fsync + ``os.replace``), the part's final name (``os.replace``), then
+record (temp + fsync + ``os.replace``), the parts' final names (``os.replace``), then
 ``manifest.json`` (temp + fsync + ``os.replace`` + fsync of the folder). A shard close does
 the same with the finished shard instead of a part, lists the shard in the manifest and
 takes its parts off it, then deletes the parts. Only what ``manifest.json`` lists exists
@@ -44,8 +49,10 @@ CARD_NAME = "README.md"
 DATA_DIR = "data"
 PARTS_DIR = "data/.parts"
 COMMITS_DIR = "commits"
+RESPONSES_DIR = "responses"
+RESPONSE_PARTS_DIR = "responses/.parts"
 MANIFEST_FORMAT = "mmpr-manifest"
-MANIFEST_VERSION = 2
+MANIFEST_VERSION = 3  # 3: responses/ beside each shard
 SHARD_RE = re.compile(r"^train-(\d{5})\.parquet$")
 PART_RE = re.compile(r"^train-(\d{5})\.part-(\d{5})\.parquet$")
 COMMIT_RE = re.compile(r"^(\d{5})\.json$")
@@ -164,6 +171,8 @@ class CommitRecord:
             shard is finished (its parts are then deleted).
         part_bytes: size of the part file in bytes (0 without one).
         part_sha256: hex SHA-256 of the part file (``None`` without one).
+        responses_rows, responses_part, responses_part_bytes, responses_part_sha256: the same
+            for the commit's response rows (``responses/.parts/``).
     """
 
     index: int
@@ -174,6 +183,10 @@ class CommitRecord:
     part: str | None = None
     part_bytes: int = 0
     part_sha256: str | None = None
+    responses_rows: int = 0
+    responses_part: str | None = None
+    responses_part_bytes: int = 0
+    responses_part_sha256: str | None = None
 
 
 @dataclass
@@ -186,6 +199,8 @@ class ShardRecord:
         rows: pair rows in it.
         bytes: file size in bytes.
         sha256: hex SHA-256 of the file.
+        responses_name, responses_rows, responses_bytes, responses_sha256: the same for the
+            shard's responses file (``responses/train-{index:05d}.parquet``).
     """
 
     index: int
@@ -193,6 +208,10 @@ class ShardRecord:
     rows: int
     bytes: int
     sha256: str
+    responses_name: str | None = None
+    responses_rows: int = 0
+    responses_bytes: int = 0
+    responses_sha256: str | None = None
 
 
 @dataclass

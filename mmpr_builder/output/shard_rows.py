@@ -172,7 +172,10 @@ class OpenShard:
         return tmp
 
     def finish(self) -> Path:
-        """Write the last row group and finish the file (fsynced, under its temporary name); drop the open part."""
+        """Write the last row group and finish the file (fsynced, under its temporary name); drop the open part.
+
+        A shard without rows is still written (schema, no row group).
+        """
         import pyarrow as pa
 
         if self._part is not None:
@@ -180,6 +183,8 @@ class OpenShard:
         if self._tables:
             self._write(pa.concat_tables(self._tables).combine_chunks())
             self._tables, self._pending_rows, self._row_bytes = [], 0, []
+        if self._pq is None:  # no rows: a valid file with the schema and no row group
+            self._file, self._pq = self._open(temp_path(self.path))
         _finish(self._pq, self._file)
         return temp_path(self.path)
 

@@ -18,6 +18,8 @@ from .manifest import (
     MANIFEST_NAME,
     PART_RE,
     PARTS_DIR,
+    RESPONSE_PARTS_DIR,
+    RESPONSES_DIR,
     SHARD_RE,
     Manifest,
     check_file,
@@ -42,8 +44,8 @@ def usable_manifest(out_dir: Path, manifest: Manifest, *,
     """
     out, open_index = Path(out_dir), manifest.open_shard()
     records = {c.index: read_commit_record(out, c) for c in manifest.commits}
-    bad = {s.index: f"{s.name}: {why}" for s in manifest.shards
-           if (why := check_file(out, s.name, s.bytes, s.sha256, verify_checksum=verify_checksums))}
+    bad = {s.index: why for s in manifest.shards
+           if (why := _shard_problem(out, s, verify_checksums))}
     for c in manifest.commits:
         if records[c.index] is None and c.shard != open_index:
             bad.setdefault(c.shard, f"commit record {c.record} missing or corrupt")
@@ -54,8 +56,7 @@ def usable_manifest(out_dir: Path, manifest: Manifest, *,
         if c.shard in finished:
             kept.commits.append(c)
         elif c.shard == open_index and cut is None:
-            why = "record missing or corrupt" if records[c.index] is None else c.part and check_file(
-                out, c.part, c.part_bytes, c.part_sha256)
+            why = "record missing or corrupt" if records[c.index] is None else _part_problem(out, c, True)
             if why:
                 cut = f"commit {c.index} ({why})"
             else:
@@ -68,11 +69,29 @@ def usable_manifest(out_dir: Path, manifest: Manifest, *,
     return kept, records, changed
 
 
+def _shard_problem(out: Path, s, verify_checksums: bool) -> str | None:
+    """Why finished shard ``s`` (its pairs file or its responses file) is unusable, or None."""
+    why = check_file(out, s.name, s.bytes, s.sha256, verify_checksum=verify_checksums)
+    if why is None and s.responses_name is not None:
+        why = check_file(out, s.responses_name, s.responses_bytes, s.responses_sha256, verify_checksum=verify_checksums)
+        return None if why is None else f"{s.responses_name}: {why}"
+    return None if why is None else f"{s.name}: {why}"
+
+
+def _part_problem(out: Path, c, verify_checksums: bool) -> str | None:
+    """Why a commit's part files (pairs, responses) are unusable, or None (also when it has none)."""
+    for name, size, sha in ((c.part, c.part_bytes, c.part_sha256),
+                            (c.responses_part, c.responses_part_bytes, c.responses_part_sha256)):
+        if name is not None and (why := check_file(out, name, size, sha, verify_checksum=verify_checksums)):
+            return f"part {name}: {why}"
+    return None
+
+
 def first_foreign(out_dir: Path) -> Path | None:
     """A file or folder in ``out_dir`` that mmpr does not write, or ``None`` (then the folder is safe to use)."""
     out_dir = Path(out_dir)
     ours = set(stray_files(out_dir, None))
-    own_dirs = {out_dir / d for d in (DATA_DIR, PARTS_DIR, COMMITS_DIR)}
+    own_dirs = {out_dir / d for d in (DATA_DIR, PARTS_DIR, COMMITS_DIR, RESPONSES_DIR, RESPONSE_PARTS_DIR)}
     todo = [out_dir]
     while todo:
         for p in sorted(todo.pop().iterdir()):
@@ -117,17 +136,15 @@ def read_state(out_dir: Path, *, verify_checksums: bool = True) -> OutputState:
     records: dict[int, dict | None] = {}
     problems: list[str] = []
     for s in manifest.shards:
-        why = check_file(out_dir, s.name, s.bytes, s.sha256, verify_checksum=verify_checksums)
+        why = _shard_problem(out_dir, s, verify_checksums)
         if why is not None:
-            problems.append(f"shard {s.name}: {why}")
+            problems.append(f"shard {why}")
     for c in manifest.commits:
         records[c.index] = read_commit_record(out_dir, c)
         if records[c.index] is None:
             problems.append(f"commit record {c.record} missing or corrupt")
-        elif c.part is not None:
-            why = check_file(out_dir, c.part, c.part_bytes, c.part_sha256, verify_checksum=verify_checksums)
-            if why is not None:
-                problems.append(f"part {c.part}: {why}")
+        elif (why := _part_problem(out_dir, c, verify_checksums)) is not None:
+            problems.append(why)
     return OutputState(manifest=manifest, records=records, problems=problems)
 
 
@@ -135,17 +152,18 @@ def stray_files(out_dir: Path, manifest: Manifest | None) -> list[Path]:
     """Files mmpr owns that the manifest does not list: temp files; shards, parts, records of unfinished commits.
 
     Only names mmpr itself writes are returned (``data/train-NNNNN.parquet``,
-    ``data/.parts/train-NNNNN.part-NNNNN.parquet``, ``commits/NNNNN.json``, and ``.*.tmp``
-    in the folder, ``data/``, ``data/.parts/`` and ``commits/``).
+    ``data/.parts/train-NNNNN.part-NNNNN.parquet``, ``commits/NNNNN.json``, the same names
+    under ``responses/`` and ``responses/.parts/``, and ``.*.tmp`` in each of these folders).
     """
     out_dir = Path(out_dir)
     listed = set()
     if manifest is not None:
-        listed |= {s.name for s in manifest.shards}
+        listed |= {s.name for s in manifest.shards} | {s.responses_name for s in manifest.shards}
         for c in manifest.commits:
-            listed |= {c.record, c.part}
+            listed |= {c.record, c.part, c.responses_part}
     found: list[Path] = []
-    for sub, pattern in (("", None), (DATA_DIR, SHARD_RE), (PARTS_DIR, PART_RE), (COMMITS_DIR, COMMIT_RE)):
+    for sub, pattern in (("", None), (DATA_DIR, SHARD_RE), (PARTS_DIR, PART_RE), (COMMITS_DIR, COMMIT_RE),
+                         (RESPONSES_DIR, SHARD_RE), (RESPONSE_PARTS_DIR, PART_RE)):
         folder = out_dir / sub if sub else out_dir
         if not folder.is_dir():
             continue

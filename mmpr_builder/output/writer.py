@@ -5,7 +5,9 @@ against :func:`mmpr_builder.schema.pair_features`, and writes them to
 ``data/train-NNNNN.parquet`` shards (zstd, row groups of ``row_group_rows`` rows,
 ``huggingface`` schema metadata so ``datasets`` decodes ``images`` as PIL).
 Shards roll at a size (default 500 MB) or a row count and are written under a
-temporary name, renamed when complete.
+temporary name, renamed when complete. Each item's responses (all it sampled, labelled;
+:mod:`mmpr_builder.output.responses`) go with its pairs into ``responses/train-NNNNN.parquet``,
+the companion of shard NNNNN: same commits, same checks, written and dropped together.
 
 Commits (see :mod:`mmpr_builder.output.manifest` for the files and their order) happen at
 each :meth:`ShardWriter.checkpoint` (the pipeline calls it after every chunk: the rows
@@ -38,6 +40,7 @@ from .manifest import (
     ERRORS_NAME,
     MANIFEST_NAME,
     PARTS_DIR,
+    RESPONSE_PARTS_DIR,
     CommitRecord,
     Manifest,
     ShardRecord,
@@ -53,6 +56,7 @@ from .manifest import (
     write_errors_file,
     write_manifest,
 )
+from .responses import encode_response_rows, response_features, response_part_name, response_shard_name
 from .shard_rows import OpenShard, encode_rows, row_bytes
 from .state import first_foreign, stray_files, usable_manifest
 
@@ -71,6 +75,8 @@ class ShardInfo:
         sha256: hex SHA-256 of the file.
         item_ids: the items committed while this shard was open (including items without
             pairs and bad rows that had an id), in the order they were added.
+        responses_name, responses_rows, responses_bytes, responses_sha256: its responses file
+            (``responses/train-NNNNN.parquet``), or None/0 for a shard written without responses.
     """
 
     name: str
@@ -78,6 +84,10 @@ class ShardInfo:
     bytes: int
     sha256: str
     item_ids: list[str]
+    responses_name: str | None = None
+    responses_rows: int = 0
+    responses_bytes: int = 0
+    responses_sha256: str | None = None
 
 
 def check_output_dir(out_dir: Path, run_fingerprint: dict, *, overwrite: bool = False) -> Manifest | None:
@@ -164,6 +174,8 @@ class ShardWriter:
         schema = pair_features().arrow_schema
         stamp = {"schema_version": SCHEMA_VERSION, **json_roundtrip(provenance or {}, "provenance")}
         self._schema = schema.with_metadata({**(schema.metadata or {}), b"mmpr": dumps_canonical(stamp)})
+        rschema = response_features().arrow_schema
+        self._rschema = rschema.with_metadata({**(rschema.metadata or {}), b"mmpr": dumps_canonical(stamp)})
         self.done_items: set[str] = set()
         self._stats: list[dict] = []
         self._errors: list[dict] = []
@@ -195,32 +207,39 @@ class ShardWriter:
             path.unlink()
         for commit in self._manifest.commits:
             self._apply(commit, records[commit.index])
-        self._shards = [ShardInfo(s.name, s.rows, s.bytes, s.sha256, list(self._shard_items.get(s.index, [])))
+        self._shards = [ShardInfo(s.name, s.rows, s.bytes, s.sha256, list(self._shard_items.get(s.index, [])),
+                                  s.responses_name, s.responses_rows, s.responses_bytes, s.responses_sha256)
                         for s in self._manifest.shards]
         write_errors_file(self.out_dir, self._errors)
         self._next_index = max((c.index for c in self._manifest.commits), default=-1) + 1
         self._shard_index = self._manifest.open_shard()
-        self._shard = self._new_shard()
+        self._shard, self._rshard = self._new_shard(), self._new_rshard()
         for commit in self._manifest.commits:
-            if commit.part is not None:
+            if commit.part is not None or commit.responses_part is not None:
                 self._replay(commit, records[commit.index])
         if self._manifest.commits:
             logger.info("resuming %s: %d shards, %d rows in the open shard, %d items done", self.out_dir,
                         len(self._shards), self._shard.rows, len(self.done_items))
 
     def _replay(self, commit: CommitRecord, record: dict) -> None:
-        """Feed a committed part back into the open shard (its rows are committed already)."""
+        """Feed a commit's parts back into the open shard (their rows are committed already)."""
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        sizes = [b for it in record["items"] if it.get("rows") for b in row_bytes(it["nbytes"], it["rows"])]
-        try:
-            table = pq.read_table(self.out_dir / commit.part).cast(self._schema)
-        except (pa.ArrowException, ValueError, OSError) as e:
-            raise OutputError(f"{self.out_dir / commit.part} cannot be read ({e}); pass --overwrite") from e
-        if table.num_rows != len(sizes) or table.num_rows != commit.rows:
-            raise OutputError(f"{self.out_dir / commit.part} does not match {commit.record}; pass --overwrite")
-        self._shard.add(table, sizes, None)
+        for part, rows, shard, schema, n_key, b_key in (
+                (commit.part, commit.rows, self._shard, self._schema, "rows", "nbytes"),
+                (commit.responses_part, commit.responses_rows, self._rshard, self._rschema,
+                 "responses", "responses_nbytes")):
+            if part is None:
+                continue
+            sizes = [b for it in record["items"] if it.get(n_key) for b in row_bytes(it[b_key], it[n_key])]
+            try:
+                table = pq.read_table(self.out_dir / part).cast(schema)
+            except (pa.ArrowException, ValueError, OSError) as e:
+                raise OutputError(f"{self.out_dir / part} cannot be read ({e}); pass --overwrite") from e
+            if table.num_rows != len(sizes) or table.num_rows != rows:
+                raise OutputError(f"{self.out_dir / part} does not match {commit.record}; pass --overwrite")
+            shard.add(table, sizes, None)
 
     def _clear(self) -> None:
         """Remove what a previous run wrote (manifest last, so an interrupted clear is still refused/cleared)."""
@@ -246,9 +265,12 @@ class ShardWriter:
     def _new_shard(self) -> OpenShard:
         return OpenShard(self.out_dir / shard_name(self._shard_index), self._schema, self.row_group_rows)
 
+    def _new_rshard(self) -> OpenShard:
+        return OpenShard(self.out_dir / response_shard_name(self._shard_index), self._rschema, self.row_group_rows)
+
     # ----------------------------------------------------------------- adding
-    def add_item(self, item_id: str, rows: list[dict], stats: dict) -> None:
-        """Add all pair rows of one item (possibly none) and that item's statistics.
+    def add_item(self, item_id: str, rows: list[dict], stats: dict, responses: list[dict] | None = None) -> None:
+        """Add all pair rows of one item (possibly none), that item's statistics and its responses.
 
         The item is done (in :attr:`done_items`, kept after a crash) from the next commit:
         :meth:`checkpoint`, a shard close or :meth:`close`.
@@ -260,11 +282,14 @@ class ShardWriter:
                 (bytes are always embedded; local paths are reduced to their file name).
             stats: the item's statistics, any JSON-safe dict (stored as given; see
                 :func:`mmpr_builder.output.summary.summarize` for the keys the summary and card read).
+            responses: the item's response rows, with exactly the columns of
+                :func:`mmpr_builder.output.responses.response_features` (None: none).
 
         Raises:
             OutputError: the item was already added or committed, a row does not match the
                 schema (missing/unknown column, wrong type, duplicate ``id``, unknown
-                ``method``), an image has no bytes, or ``stats`` is not JSON-safe.
+                ``method``), an image has no bytes, ``stats`` is not JSON-safe, or a response
+                row does not match the responses schema.
         """
         self._check_usable()
         if not isinstance(item_id, str) or not item_id:
@@ -273,15 +298,21 @@ class ShardWriter:
             raise OutputError(f"item {item_id!r} was already added to {self.out_dir}")
         stats = json_roundtrip(stats, f"stats of item {item_id!r}")
         table = encode_rows(item_id, rows, self._schema)
+        rtable = encode_response_rows(item_id, responses or [], self._rschema)
         self._pending_items.append({"item_id": item_id, "stats": stats, "rows": table.num_rows,
-                                    "nbytes": table.nbytes})
+                                    "nbytes": table.nbytes, "responses": rtable.num_rows,
+                                    "responses_nbytes": rtable.nbytes})
         self._pending_ids.add(item_id)
         if table.num_rows:
             self._guarded(self._shard.add, table, row_bytes(table.nbytes, table.num_rows),
                           self.out_dir / part_name(self._shard_index, self._next_index))
-        shard = self._shard
-        if shard.rows and (shard.size() >= self.max_shard_bytes
-                           or (self.max_shard_rows is not None and shard.rows >= self.max_shard_rows)):
+        if rtable.num_rows:
+            self._guarded(self._rshard.add, rtable, row_bytes(rtable.nbytes, rtable.num_rows),
+                          self.out_dir / response_part_name(self._shard_index, self._next_index))
+        shard, rshard = self._shard, self._rshard
+        if (shard.rows or rshard.rows) and (
+                max(shard.size(), rshard.size()) >= self.max_shard_bytes
+                or (self.max_shard_rows is not None and shard.rows >= self.max_shard_rows)):
             info = self._guarded(self._commit, True)
             if self.on_shard_closed is not None:
                 self.on_shard_closed(info)  # its failure leaves the writer usable
@@ -324,18 +355,24 @@ class ShardWriter:
             return list(self._shards)
         self._check_usable()
         info = None
-        if self._shard.rows:
+        if self._shard.rows or self._rshard.rows:
             info = self._guarded(self._commit, True)
         elif self._pending_items or self._pending_errors:
             self._guarded(self._commit, False)
         self._closed = True
-        try:
-            (self.out_dir / PARTS_DIR).rmdir()  # empty once the last shard is finished
-        except OSError:
-            pass
+        for parts_dir in (PARTS_DIR, RESPONSE_PARTS_DIR):
+            try:
+                (self.out_dir / parts_dir).rmdir()  # empty once the last shard is finished
+            except OSError:
+                pass
         if info is not None and self.on_shard_closed is not None:
             self.on_shard_closed(info)
         return list(self._shards)
+
+    def has_item(self, item_id: str) -> bool:
+        """Whether ``item_id`` was added (:meth:`add_item`) or recorded as bad (:meth:`add_error`), committed or not."""
+        return (item_id in self.done_items or item_id in self._pending_ids
+                or any(e["item_id"] == item_id for e in self._pending_errors))
 
     @property
     def shards(self) -> list[ShardInfo]:
@@ -385,28 +422,41 @@ class ShardWriter:
 
         Returns the :class:`ShardInfo` of the finished shard, or ``None`` for a checkpoint.
         """
-        index, number, shard = self._next_index, self._shard_index, self._shard
-        rows = shard.part_rows
-        if close_shard:
-            tmp, final = shard.finish(), self.out_dir / shard_name(number)
-        else:
-            tmp = shard.close_part()
-            final = None if tmp is None else self.out_dir / part_name(number, index)
-        size, sha = (tmp.stat().st_size, file_sha256(tmp)) if tmp is not None else (0, None)
+        index, number, shard, rshard = self._next_index, self._shard_index, self._shard, self._rshard
+        rows, rrows = shard.part_rows, rshard.part_rows
+        files = []  # (temp file, final path, size, sha256) of the pairs, then the responses
+        for s, final in ((shard, shard_name(number) if close_shard else part_name(number, index)),
+                         (rshard, response_shard_name(number) if close_shard else response_part_name(number, index))):
+            if close_shard:  # a shard's pairs file is always written (maybe 0 rows); its responses file if any
+                tmp = s.finish() if s is shard or s.rows else None
+            else:
+                tmp = s.close_part()
+            files.append((tmp, None, 0, None) if tmp is None else
+                         (tmp, self.out_dir / final, tmp.stat().st_size, file_sha256(tmp)))
         record, record_sha = write_commit_record(self.out_dir, index, self._pending_items, self._pending_errors)
-        if tmp is not None:
-            _publish(tmp, final)
+        for tmp, final, _, _ in files:
+            if tmp is not None:
+                _publish(tmp, final)
+        (_, final, size, sha), (_, rfinal, rsize, rsha) = files
         name = None if final is None else final.relative_to(self.out_dir).as_posix()
-        commit = CommitRecord(index=index, shard=number, rows=rows, record=record, record_sha256=record_sha)
+        rname = None if rfinal is None else rfinal.relative_to(self.out_dir).as_posix()
+        commit = CommitRecord(index=index, shard=number, rows=rows, record=record, record_sha256=record_sha,
+                              responses_rows=rrows)
         parts = []
         if close_shard:
             for c in self._manifest.commits:
-                if c.shard == number and c.part is not None:
-                    parts.append(c.part)
+                if c.shard == number:
+                    parts += [p for p in (c.part, c.responses_part) if p is not None]
                     c.part, c.part_bytes, c.part_sha256 = None, 0, None
-            self._manifest.shards.append(ShardRecord(index=number, name=name, rows=shard.rows, bytes=size, sha256=sha))
-        elif name is not None:
-            commit.part, commit.part_bytes, commit.part_sha256 = name, size, sha
+                    c.responses_part, c.responses_part_bytes, c.responses_part_sha256 = None, 0, None
+            self._manifest.shards.append(ShardRecord(
+                index=number, name=name, rows=shard.rows, bytes=size, sha256=sha, responses_name=rname,
+                responses_rows=rshard.rows, responses_bytes=rsize, responses_sha256=rsha))
+        else:
+            if name is not None:
+                commit.part, commit.part_bytes, commit.part_sha256 = name, size, sha
+            if rname is not None:
+                commit.responses_part, commit.responses_part_bytes, commit.responses_part_sha256 = rname, rsize, rsha
         self._manifest.commits.append(commit)
         write_manifest(self.out_dir, self._manifest)
         # committed: take it into the in-memory state
@@ -421,9 +471,10 @@ class ShardWriter:
             return None
         for part in parts:  # no longer listed: a crash before this only leaves leftovers
             (self.out_dir / part).unlink(missing_ok=True)
-        info = ShardInfo(name, shard.rows, size, sha, list(self._shard_items.get(number, [])))
+        info = ShardInfo(name, shard.rows, size, sha, list(self._shard_items.get(number, [])),
+                         rname, rshard.rows, rsize, rsha)
         self._shards.append(info)
         self._shard_index += 1
-        self._shard = self._new_shard()
+        self._shard, self._rshard = self._new_shard(), self._new_rshard()
         logger.info("finished %s (%d rows)", name, info.rows)
         return info

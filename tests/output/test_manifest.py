@@ -40,7 +40,7 @@ def test_manifest_rejects_other_formats(tmp_path):
     good = Manifest(run_fingerprint={"a": 1}).to_bytes()
     assert Manifest.from_bytes(good, tmp_path).run_fingerprint == {"a": 1}
     for bad in (b"[]", json.dumps({"format": "other"}).encode(),
-                good.replace(b'"version": 2', b'"version": 1')):  # the format before checkpoints
+                good.replace(b"\"version\": 3", b"\"version\": 2")):  # the format before responses were kept
         with pytest.raises(OutputError, match="corrupt"):
             Manifest.from_bytes(bad, tmp_path)
 

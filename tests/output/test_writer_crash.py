@@ -266,7 +266,7 @@ def test_checkpointed_run_resumed_after_crashes_gives_identical_shards(tmp_path,
 
 
 CKPT_POINTS = {  # a crash inside the 2nd checkpoint (items 5-9), one shard of 500 MB
-    "finishing_part": (OpenShard, "close_part", 2),
+    "finishing_part": (OpenShard, "close_part", 3),  # two per commit: the pairs part, the responses part
     "before_commit_record": (writer_mod, "write_commit_record", 2),
     "between_part_write_and_rename": (writer_mod, "_publish", 2),
     "between_rename_and_manifest": (writer_mod, "write_manifest", 3),  # call 1: at open
