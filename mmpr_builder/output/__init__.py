@@ -5,6 +5,7 @@ Modules (none is imported here, so ``import mmpr_builder.output`` stays cheap):
 - :mod:`~mmpr_builder.output.manifest`: the files of an output folder and their commit order.
 - :mod:`~mmpr_builder.output.writer`: :class:`ShardWriter`, the only code that changes the folder.
 - :mod:`~mmpr_builder.output.shard_rows`: row encoding and the shard being filled.
+- :mod:`~mmpr_builder.output.responses`: the responses table (every response, labelled) and its rows.
 - :mod:`~mmpr_builder.output.state`: read and check a folder (resume, ``mmpr inspect``).
 - :mod:`~mmpr_builder.output.summary`: per-item stats -> the run summary.
 - :mod:`~mmpr_builder.output.inspect`: the statistics of a folder (``mmpr inspect``).

@@ -3,7 +3,7 @@
 Layout of an output folder (all paths relative to it)::
 
     data/train-00000.parquet   finished shards (the dataset itself)
-    responses/train-00000.parquet
+    responses/responses-00000.parquet
                                every response of the items of shard 0, labelled
                                (:mod:`mmpr_builder.output.responses`); written, committed,
                                checked and dropped together with its shard
@@ -56,6 +56,9 @@ MANIFEST_VERSION = 3  # 3: responses/ beside each shard
 SHARD_RE = re.compile(r"^train-(\d{5})\.parquet$")
 PART_RE = re.compile(r"^train-(\d{5})\.part-(\d{5})\.parquet$")
 COMMIT_RE = re.compile(r"^(\d{5})\.json$")
+# not named train-*: `load_dataset("parquet", data_dir=OUT)` would take them into the pairs' train split
+RESPONSE_SHARD_RE = re.compile(r"^responses-(\d{5})\.parquet$")
+RESPONSE_PART_RE = re.compile(r"^responses-(\d{5})\.part-(\d{5})\.parquet$")
 
 
 def shard_name(index: int) -> str:
@@ -200,7 +203,7 @@ class ShardRecord:
         bytes: file size in bytes.
         sha256: hex SHA-256 of the file.
         responses_name, responses_rows, responses_bytes, responses_sha256: the same for the
-            shard's responses file (``responses/train-{index:05d}.parquet``).
+            shard's responses file (``responses/responses-{index:05d}.parquet``).
     """
 
     index: int

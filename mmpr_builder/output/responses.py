@@ -1,6 +1,6 @@
 """The responses table: every engine result of a build, labelled, declared once as ``datasets.Features``.
 
-The build keeps every response it sampled (``responses/train-NNNNN.parquet``,
+The build keeps every response it sampled (``responses/responses-NNNNN.parquet``,
 committed with the item exactly like its pairs; see :mod:`mmpr_builder.output.manifest`),
 so that ``mmpr relabel`` can re-label and re-pair without the model
 (:mod:`mmpr_builder.relabel`). One row per response, ``kind`` says which request
@@ -87,13 +87,13 @@ def response_features():
 
 
 def response_shard_name(index: int) -> str:
-    """Relative path of the responses of shard ``index``: ``responses/train-00000.parquet``."""
-    return f"{RESPONSES_DIR}/train-{index:05d}.parquet"
+    """Relative path of the responses of shard ``index``: ``responses/responses-00000.parquet``."""
+    return f"{RESPONSES_DIR}/responses-{index:05d}.parquet"
 
 
 def response_part_name(shard: int, commit: int) -> str:
     """Relative path of the responses committed by commit ``commit`` to shard ``shard`` (open shard)."""
-    return f"{RESPONSE_PARTS_DIR}/train-{shard:05d}.part-{commit:05d}.parquet"
+    return f"{RESPONSE_PARTS_DIR}/responses-{shard:05d}.part-{commit:05d}.parquet"
 
 
 def request_digest(request) -> str:

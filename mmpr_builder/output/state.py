@@ -18,7 +18,9 @@ from .manifest import (
     MANIFEST_NAME,
     PART_RE,
     PARTS_DIR,
+    RESPONSE_PART_RE,
     RESPONSE_PARTS_DIR,
+    RESPONSE_SHARD_RE,
     RESPONSES_DIR,
     SHARD_RE,
     Manifest,
@@ -152,8 +154,9 @@ def stray_files(out_dir: Path, manifest: Manifest | None) -> list[Path]:
     """Files mmpr owns that the manifest does not list: temp files; shards, parts, records of unfinished commits.
 
     Only names mmpr itself writes are returned (``data/train-NNNNN.parquet``,
-    ``data/.parts/train-NNNNN.part-NNNNN.parquet``, ``commits/NNNNN.json``, the same names
-    under ``responses/`` and ``responses/.parts/``, and ``.*.tmp`` in each of these folders).
+    ``data/.parts/train-NNNNN.part-NNNNN.parquet``, ``commits/NNNNN.json``,
+    ``responses/responses-NNNNN.parquet``, ``responses/.parts/responses-NNNNN.part-NNNNN.parquet``,
+    and ``.*.tmp`` in each of these folders).
     """
     out_dir = Path(out_dir)
     listed = set()
@@ -163,7 +166,7 @@ def stray_files(out_dir: Path, manifest: Manifest | None) -> list[Path]:
             listed |= {c.record, c.part, c.responses_part}
     found: list[Path] = []
     for sub, pattern in (("", None), (DATA_DIR, SHARD_RE), (PARTS_DIR, PART_RE), (COMMITS_DIR, COMMIT_RE),
-                         (RESPONSES_DIR, SHARD_RE), (RESPONSE_PARTS_DIR, PART_RE)):
+                         (RESPONSES_DIR, RESPONSE_SHARD_RE), (RESPONSE_PARTS_DIR, RESPONSE_PART_RE)):
         folder = out_dir / sub if sub else out_dir
         if not folder.is_dir():
             continue

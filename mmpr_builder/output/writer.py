@@ -6,7 +6,7 @@ against :func:`mmpr_builder.schema.pair_features`, and writes them to
 ``huggingface`` schema metadata so ``datasets`` decodes ``images`` as PIL).
 Shards roll at a size (default 500 MB) or a row count and are written under a
 temporary name, renamed when complete. Each item's responses (all it sampled, labelled;
-:mod:`mmpr_builder.output.responses`) go with its pairs into ``responses/train-NNNNN.parquet``,
+:mod:`mmpr_builder.output.responses`) go with its pairs into ``responses/responses-NNNNN.parquet``,
 the companion of shard NNNNN: same commits, same checks, written and dropped together.
 
 Commits (see :mod:`mmpr_builder.output.manifest` for the files and their order) happen at
@@ -76,7 +76,7 @@ class ShardInfo:
         item_ids: the items committed while this shard was open (including items without
             pairs and bad rows that had an id), in the order they were added.
         responses_name, responses_rows, responses_bytes, responses_sha256: its responses file
-            (``responses/train-NNNNN.parquet``), or None/0 for a shard written without responses.
+            (``responses/responses-NNNNN.parquet``), or None/0 for a shard written without responses.
     """
 
     name: str
