@@ -95,7 +95,8 @@ def relabel(
     typer.echo(json.dumps(summary, indent=2) if json_out else format_summary(summary))
     if summary["not_generated"] and not json_out:
         typer.echo(f"not generated: {summary['not_generated']} responses the new labels call for were never sampled "
-                   "(DropoutNTP continuations); rerun `mmpr build` with the new settings on the new folder to make them",
+                   "(DropoutNTP continuations); a `mmpr build` rerun with the new settings into the old folder samples "
+                   "such items again",
                    err=True)
 
 

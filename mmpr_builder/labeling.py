@@ -25,8 +25,8 @@ import dataclasses
 import json
 import logging
 import random
-from dataclasses import dataclass, field
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from mmpr_builder.config import Recipe
@@ -42,36 +42,6 @@ from mmpr_builder.prompt import build_user_text
 from mmpr_builder.schema import Provenance, make_pair_row
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class PreparedItem:
-    """An item on its way through the build.
-
-    Attributes:
-        item: the question item.
-        user_text: the user turn's text as sent (CoT template applied).
-        messages: the chat prompt (images as PIL parts, then the text).
-        outcome: filled in as the item is labelled.
-        rows: its pair rows so far (``(order key, row)``, sorted when the item is committed).
-        open_requests: DropoutNTP continuations or judge requests still in the engine.
-        responses, labeled, judge_replies: kept while the judge's replies are awaited.
-    """
-
-    item: QuestionItem
-    user_text: str
-    messages: list[dict[str, Any]]
-    outcome: ItemOutcome
-    rows: list[tuple[tuple, dict[str, Any]]] = field(default_factory=list)
-    open_requests: int = 0
-    responses: list[Response] = field(default_factory=list)
-    labeled: list[LabeledResponse] | None = None
-    judge_replies: dict[int, str | BaseException] = field(default_factory=dict)
-    record: ResponseRecord = field(default_factory=lambda: ResponseRecord())
-
-    def sorted_rows(self) -> list[dict[str, Any]]:
-        """Pair rows in a fixed order: correctness pairs as drawn, then DropoutNTP pairs by chosen index."""
-        return [row for _, row in sorted(self.rows, key=lambda kr: kr[0])]
 
 
 class MissingGeneration(LookupError):
@@ -97,6 +67,37 @@ class ResponseRecord:
     issues: list[str | None] | None = None
     attempts: dict[int, dict[str, Any]] = field(default_factory=dict)
     judge: dict[int, GenerationResult] = field(default_factory=dict)
+
+
+@dataclass
+class PreparedItem:
+    """An item on its way through the build.
+
+    Attributes:
+        item: the question item.
+        user_text: the user turn's text as sent (CoT template applied).
+        messages: the chat prompt (images as PIL parts, then the text).
+        outcome: filled in as the item is labelled.
+        rows: its pair rows so far (``(order key, row)``, sorted when the item is committed).
+        open_requests: DropoutNTP continuations or judge requests still in the engine.
+        responses, labeled, judge_replies: kept while the judge's replies are awaited.
+        record: every request and result, for the responses table.
+    """
+
+    item: QuestionItem
+    user_text: str
+    messages: list[dict[str, Any]]
+    outcome: ItemOutcome
+    rows: list[tuple[tuple, dict[str, Any]]] = field(default_factory=list)
+    open_requests: int = 0
+    responses: list[Response] = field(default_factory=list)
+    labeled: list[LabeledResponse] | None = None
+    judge_replies: dict[int, str | BaseException] = field(default_factory=dict)
+    record: ResponseRecord = field(default_factory=ResponseRecord)
+
+    def sorted_rows(self) -> list[dict[str, Any]]:
+        """Pair rows in a fixed order: correctness pairs as drawn, then DropoutNTP pairs by chosen index."""
+        return [row for _, row in sorted(self.rows, key=lambda kr: kr[0])]
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,9 @@ backend ``engine`` must stay as it was (its replies are replayed).
 
 DropoutNTP: which responses are cut depends on the labels (too-easy items when
 ``pairing.too_easy_to_dropout_ntp``), so new labels may call for continuations
-the build never generated: each is counted per item as the DropoutNTP drop
-``not_generated`` and logged (rerun ``mmpr build`` with the new settings to
-generate them; it resumes the relabelled folder).
+the build never generated: ``mmpr relabel`` counts each per item as the
+DropoutNTP drop ``not_generated`` and logs it; a ``mmpr build`` rerun into the
+old folder relabels it in place and samples those items again.
 """
 
 from __future__ import annotations
@@ -100,8 +100,8 @@ def relabel(out_dir: Path, new_dir: Path, changes: dict[str, Any], *, where: str
         progress: show an items bar on stderr.
     Returns:
         The run summary (:func:`mmpr_builder.output.summary.summarize`) plus ``relabelled_from``
-        and ``not_generated`` (DropoutNTP continuations or samples the new labels needed but the
-        build never generated).
+        and ``not_generated``: responses the new labels call for that the build never
+        generated (DropoutNTP continuations, judge replies of backend ``engine``).
     Raises:
         ConfigError: a change that needs regeneration, or a bad value.
         OutputError: ``out_dir`` is not a build's folder or is damaged, ``new_dir`` is
@@ -120,9 +120,37 @@ def relabel(out_dir: Path, new_dir: Path, changes: dict[str, Any], *, where: str
                     progress=progress)
 
 
+class _CompleteItemsOnly:
+    """The writer as a relabel before a build sees it: an item that needs a response the build never
+    generated is left out (``left_out``), so the build that follows samples it again."""
+
+    def __init__(self, writer):
+        self._writer = writer
+        self.left_out: set[str] = set()
+
+    def __getattr__(self, name: str):
+        return getattr(self._writer, name)
+
+    def add_item(self, item_id: str, rows: list[dict], stats: dict, responses: list[dict] | None = None) -> None:
+        if stats.get("dropout_drops", {}).get("not_generated"):
+            self.left_out.add(item_id)
+        else:
+            self._writer.add_item(item_id, rows, stats, responses=responses)
+
+    def add_error(self, item_id: str | None, cause: str, message: str) -> None:
+        if cause == "not_generated" and item_id is not None:
+            self.left_out.add(item_id)
+        else:
+            self._writer.add_error(item_id, cause, message)
+
+
 def _relabel(out_dir: Path, new_dir: Path, recipe: Recipe, stored: dict, *, overwrite: bool, run: RunConfig,
-             progress: bool) -> dict[str, Any]:
-    """Relabel ``out_dir`` (built with fingerprint ``stored``) with ``recipe`` into ``new_dir``."""
+             progress: bool, leave_out_incomplete: bool = False) -> dict[str, Any]:
+    """Relabel ``out_dir`` (built with fingerprint ``stored``) with ``recipe`` into ``new_dir``.
+
+    ``leave_out_incomplete``: do not commit items that need a response the build never generated
+    (a build goes on after this relabel and samples them again); else they are committed and counted.
+    """
     from mmpr_builder import __version__
     from mmpr_builder.build import card_run_info, run_fingerprint
     from mmpr_builder.items import DropReason
@@ -146,7 +174,9 @@ def _relabel(out_dir: Path, new_dir: Path, recipe: Recipe, stored: dict, *, over
                          provenance=provenance.stamp())
     for e in errors:  # bad source rows and failed requests: carried over as they were
         writer.add_error(e["item_id"], e["cause"], e["message"])
-    engine = ReplayEngine(provenance.model, provenance.dtype, writer.has_item)
+    sink = _CompleteItemsOnly(writer) if leave_out_incomplete else writer
+    left_out = sink.left_out if leave_out_incomplete else set()
+    engine = ReplayEngine(provenance.model, provenance.dtype, lambda i: writer.has_item(i) or i in left_out)
 
     def items():
         for item, rows in stored_items(out_dir):
@@ -162,7 +192,7 @@ def _relabel(out_dir: Path, new_dir: Path, recipe: Recipe, stored: dict, *, over
 
         bar = tqdm(desc="relabel", unit="item", disable=None)
     try:
-        run_stream(items(), engine, labeler, writer, inflight_items=run.inflight_items,
+        run_stream(items(), engine, labeler, sink, inflight_items=run.inflight_items,
                    commit_interval_s=run.commit_interval_s, progress=bar)
     finally:
         if bar is not None:
@@ -174,8 +204,12 @@ def _relabel(out_dir: Path, new_dir: Path, recipe: Recipe, stored: dict, *, over
     summary = summarize(outcomes, shards=shards, errors=error_counts, wall_seconds=time.perf_counter() - t0,
                         out_dir=new_dir)
     summary["relabelled_from"] = str(out_dir)
+    summary["left_out"] = len(left_out)
     summary["not_generated"] = (sum(o.dropout_drops[DropReason.NOT_GENERATED] for o in outcomes)
-                                + error_counts.get("not_generated", 0))
+                                + error_counts.get("not_generated", 0) + engine.missing["judge"])
+    if engine.missing["judge"]:
+        log.warning("%d judge replies the new labels ask for were never generated (the rule verdicts are kept); "
+                    "rerun `mmpr build` to ask the judge", engine.missing["judge"])
     return summary
 
 
@@ -202,7 +236,9 @@ def relabel_in_place(cfg: BuildConfig, fingerprint: dict) -> bool:
 
     The stored responses are relabelled into a hidden sibling folder (``.NAME.relabel``,
     resumable), which then replaces the folder (two renames; a crash between them is
-    completed by the next call). The build then resumes the folder as usual.
+    completed by the next call). The build then resumes the folder as usual; items whose
+    new labels need a response that was never generated (a DropoutNTP continuation) are
+    left out of the relabel, so the build samples them again.
 
     Returns:
         True when the folder was relabelled; False when there was nothing to do (no folder,
@@ -232,8 +268,11 @@ def relabel_in_place(cfg: BuildConfig, fingerprint: dict) -> bool:
     if staging.exists():
         staged = read_manifest(staging) if staging.is_dir() else None
         stale = staged is None or bool(fingerprint_diff(staged.run_fingerprint, fingerprint))
-    _relabel(out_dir, staging, cfg.recipe, manifest.run_fingerprint, overwrite=stale,
-             run=dataclasses.replace(cfg.run, overwrite=False), progress=False)
+    summary = _relabel(out_dir, staging, cfg.recipe, manifest.run_fingerprint, overwrite=stale,
+                       run=dataclasses.replace(cfg.run, overwrite=False), progress=False, leave_out_incomplete=True)
+    if summary["left_out"]:
+        log.warning("%d items need responses that were never generated: the build samples them again",
+                    summary["left_out"])
     os.rename(out_dir, replaced)
     os.rename(staging, out_dir)
     shutil.rmtree(replaced)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -117,7 +117,8 @@ class ReplayEngine:
         is_finished: ``item id -> bool``, true once the writer has the item (its stored rows
             are then let go, so memory stays flat).
     Attributes:
-        served, missing: requests answered from storage / answered ``not_generated``.
+        served: requests answered from storage.
+        missing: requests answered ``not_generated``, per kind (``sample``, ``dropout_ntp``, ``judge``).
     """
 
     tokenizer = None
@@ -129,7 +130,8 @@ class ReplayEngine:
         self._attempts: dict[str, dict[int, dict]] = {}  # item id -> chosen index -> DropoutNTP attempt row
         self._keys: dict[str, list[str]] = {}  # item id -> its request keys
         self._queue: deque[GenerationRequest] = deque()
-        self.served = self.missing = 0
+        self.served = 0
+        self.missing: Counter = Counter()
 
     def stash(self, item_id: str, rows: list[dict]) -> None:
         """Hold one item's stored rows until the writer has the item."""
@@ -158,7 +160,8 @@ class ReplayEngine:
             request = self._queue.popleft()
             rows = self._requests.pop(request.key, None)
             if rows is None or rows[0]["request_sha256"] != request_digest(request):
-                self.missing += 1
+                kind = request.key.split("#")[-1].split("/")[0] if "#" in request.key else "sample"
+                self.missing[kind] += 1
                 why = "never made" if rows is None else "made with other settings"
                 results.append(GenerationResult(request.key, error=f"not generated: request {request.key} was {why} "
                                                 "in the build; regenerate with `mmpr build`", not_generated=True))

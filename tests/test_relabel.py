@@ -173,16 +173,9 @@ def test_an_interrupted_relabel_resumes_to_the_same_output(built, tmp_path, monk
 def test_dropout_ntp_continuations_that_were_never_generated_are_counted(tmp_path):
     """Too-easy items go on to DropoutNTP; a labeler change that makes more items too easy needs continuations
     the build never made: each is counted per item (not_generated), the stored ones are reused."""
-    recipe = arith(methods=["correctness", "dropout_ntp"], pairing={"too_easy_to_dropout_ntp": True})
-
-    def respond(truth, seed, j):  # items with an even seed: all correct (too easy); odd: truth + 0.5 half the time
-        value = truth if seed % 2 == 0 or j % 2 == 0 else f"{int(truth) + 0.5}"
-        return f"Step {j}: we compute it carefully and slowly. The answer is {value}."
-
-    engine = FakeEngine(truths(recipe), respond)
-    engine.tokenizer = WordTokenizer()
+    recipe = DROPOUT_RECIPE()
     out = tmp_path / "out"
-    first = build(recipe, out, engine=engine)
+    first = build(recipe, out, engine=dropout_engine(recipe))
     too_easy = first["status"]["too_easy"]
     assert 0 < too_easy < LIMIT and first["pairs"]["dropout_ntp"] == too_easy
 
@@ -198,6 +191,38 @@ def test_dropout_ntp_continuations_that_were_never_generated_are_counted(tmp_pat
 
     again = relabel(out, tmp_path / "same", {})  # unchanged settings: exactly the build's pairs
     assert again["not_generated"] == 0 and table(tmp_path / "same", "data") == table(out, "data")
+
+
+def DROPOUT_RECIPE(**changes):
+    """arith with DropoutNTP for too-easy items."""
+    return arith(methods=["correctness", "dropout_ntp"], pairing={"too_easy_to_dropout_ntp": True}, **changes)
+
+
+def easy_or_near(truth: str, seed: int, j: int) -> str:
+    """Items with an even seed: all correct (too easy); odd: the truth + 0.5 half the time."""
+    value = truth if seed % 2 == 0 or j % 2 == 0 else f"{int(truth) + 0.5}"
+    return f"Step {j}: we compute it carefully and slowly. The answer is {value}."
+
+
+def dropout_engine(recipe) -> FakeEngine:
+    engine = FakeEngine(truths(recipe), easy_or_near)
+    engine.tokenizer = WordTokenizer()
+    return engine
+
+
+def test_build_rerun_samples_again_the_items_whose_new_labels_need_a_continuation(tmp_path):
+    out = tmp_path / "out"
+    first = build(DROPOUT_RECIPE(), out, engine=dropout_engine(DROPOUT_RECIPE()))
+    lenient = DROPOUT_RECIPE(labeler={"rel_tol": 0.5})
+    engine = dropout_engine(lenient)
+    summary = build(lenient, out, engine=engine)
+    resampled = {r.key for r in engine.submitted if "#" not in r.key}
+    assert len(resampled) == LIMIT - first["status"]["too_easy"]  # only the items that became too easy
+    assert summary["pairs"] == {"total": LIMIT, "dropout_ntp": LIMIT} and "not_generated" not in summary["dropout_ntp"]
+    fresh = tmp_path / "fresh"
+    build(lenient, fresh, engine=dropout_engine(lenient))
+    assert table(out, "data") == table(fresh, "data")
+    assert table(out, "responses") == table(fresh, "responses")
 
 
 class WordTokenizer:
