@@ -163,7 +163,7 @@ def run_stream(items: Iterator[QuestionItem | ItemError], engine, labeler: ItemL
         items: the source stream (bad rows as ``ItemError``).
         engine: a streaming engine (``submit``, ``step``, ``in_flight``), e.g. :class:`mmpr_builder.engine.Engine`.
         labeler: labels items and makes requests and pair rows.
-        writer: a ``ShardWriter`` (``done_items``, ``add_item``, ``add_error``, ``checkpoint``).
+        writer: a ``ShardWriter`` (``done_items``, ``add_item`` with ``responses=``, ``add_error``, ``checkpoint``).
             Items in ``writer.done_items`` are skipped.
         inflight_items: most items in the engine at once.
         commit_interval_s: longest time (seconds) a finished item waits for its commit.
