@@ -18,6 +18,7 @@ from .manifest import (
     MANIFEST_NAME,
     PART_RE,
     PARTS_DIR,
+    PROGRESS_NAME,
     SHARD_RE,
     Manifest,
     check_file,
@@ -71,7 +72,7 @@ def usable_manifest(out_dir: Path, manifest: Manifest, *,
 def first_foreign(out_dir: Path) -> Path | None:
     """A file or folder in ``out_dir`` that mmpr does not write, or ``None`` (then the folder is safe to use)."""
     out_dir = Path(out_dir)
-    ours = set(stray_files(out_dir, None))
+    ours = set(stray_files(out_dir, None)) | {out_dir / PROGRESS_NAME}
     own_dirs = {out_dir / d for d in (DATA_DIR, PARTS_DIR, COMMITS_DIR)}
     todo = [out_dir]
     while todo:

@@ -38,6 +38,7 @@ from .manifest import (
     ERRORS_NAME,
     MANIFEST_NAME,
     PARTS_DIR,
+    PROGRESS_NAME,
     CommitRecord,
     Manifest,
     ShardRecord,
@@ -226,7 +227,7 @@ class ShardWriter:
         """Remove what a previous run wrote (manifest last, so an interrupted clear is still refused/cleared)."""
         for path in stray_files(self.out_dir, None):
             path.unlink()
-        for name in (ERRORS_NAME, CARD_NAME, MANIFEST_NAME):
+        for name in (ERRORS_NAME, CARD_NAME, PROGRESS_NAME, MANIFEST_NAME):
             (self.out_dir / name).unlink(missing_ok=True)
 
     def _apply(self, commit: CommitRecord, record: dict) -> None:
