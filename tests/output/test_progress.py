@@ -5,6 +5,7 @@ also across a resume. The interval logic runs on a fake clock (no timing)."""
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from pathlib import Path
 from types import SimpleNamespace
@@ -120,3 +121,23 @@ def test_a_progress_line_at_most_every_interval(tmp_path):
     assert lines[2] == end == {"event": "end", "time": 1004.0, "elapsed_s": 4.0, "items": 5, "errors": 2,
                                "total": 10, "pairs": 7, "accuracy": round(7 / 20, 4), "generated_tokens": 800,
                                "tokens_per_s": 200.0}
+
+
+def test_cli_cuts_vllm_logging_to_warnings_unless_verbose(monkeypatch, tmp_path):
+    """The level is set in the environment before anything imports vLLM (here the build stops at a bad recipe)."""
+    from typer.testing import CliRunner
+
+    from mmpr_builder.cli import app
+
+    for flags, level in (([], "WARNING"), (["--verbose"], "INFO")):
+        monkeypatch.delenv("VLLM_LOGGING_LEVEL", raising=False)
+        result = CliRunner().invoke(app, ["build", "--source", "mathq", "--out", str(tmp_path / "o"), *flags])
+        assert "did you mean 'mathqa'" in str(result.exception)
+        assert os.environ["VLLM_LOGGING_LEVEL"] == level
+    monkeypatch.setenv("VLLM_LOGGING_LEVEL", "DEBUG")  # the user's own setting wins
+    CliRunner().invoke(app, ["build", "--source", "mathq", "--out", str(tmp_path / "o")])
+    assert os.environ["VLLM_LOGGING_LEVEL"] == "DEBUG"
+    result = CliRunner().invoke(app, ["build", "--source", "mathqa", "--out", str(tmp_path / "o"),
+                                      "--throughput", "10"])
+    assert "--throughput only applies with --dry-run" in str(result.exception)
+    assert not (tmp_path / "o").exists()
