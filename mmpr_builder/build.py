@@ -65,7 +65,8 @@ def run_build(cfg: BuildConfig, *, engine=None, progress: bool = True) -> dict[s
     Args:
         cfg: recipe, engine arguments and run options.
         engine: an already loaded engine to reuse (its model and dtype win over ``cfg``).
-        progress: show a run-level progress bar on stderr (items, pairs).
+        progress: show the run-level progress bar on stderr (when it is a terminal); the
+            progress log ``progress.jsonl`` is written either way (:mod:`mmpr_builder.output.progress`).
     Returns:
         The run summary (see :func:`mmpr_builder.output.summary.summarize`).
     A rerun into a folder built with other labeller or pairing settings only (nothing that
@@ -80,6 +81,7 @@ def run_build(cfg: BuildConfig, *, engine=None, progress: bool = True) -> dict[s
     from mmpr_builder.engine import Engine
     from mmpr_builder.labeling import ItemLabeler
     from mmpr_builder.models.aliases import resolve_model
+    from mmpr_builder.output.progress import RunProgress
     from mmpr_builder.pipeline import run_stream
     from mmpr_builder.sources import iter_items
     from mmpr_builder.output.summary import summarize
@@ -114,18 +116,17 @@ def run_build(cfg: BuildConfig, *, engine=None, progress: bool = True) -> dict[s
         pusher.push_pending(out_dir, writer.shards)
     engine = engine or Engine(resolve_model(run.model), cfg.engine, seed=run.seed)
     labeler = ItemLabeler(recipe, provenance, engine.tokenizer)
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=run.limit, desc="items", unit="item", disable=None)
+    tracker = RunProgress(out_dir, total=run.limit, committed=writer.item_outcomes(),
+                          committed_errors=sum(writer.error_counts().values()), show_bar=progress,
+                          interval_s=run.commit_interval_s)
+    tracker.start()
+    stats = None
     try:
         stats = run_stream(stream, engine, labeler, writer, inflight_items=run.inflight_items,
-                           commit_interval_s=run.commit_interval_s, progress=bar)
+                           commit_interval_s=run.commit_interval_s, progress=tracker)
+        shards = writer.close()
     finally:
-        if bar is not None:
-            bar.close()
-    shards = writer.close()
+        tracker.close(stats, errors=sum(writer.error_counts().values()) if stats is not None else None)
     outcomes = writer.item_outcomes()
     write_card(out_dir, outcomes=outcomes, run_info=card_run_info(recipe, provenance, repo_id=run.push_to_hub))
     if pusher:

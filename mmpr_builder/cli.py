@@ -52,6 +52,10 @@ def build(
     limit_mm_per_prompt: Annotated[Optional[int], typer.Option(help="most images per prompt")] = None,
     trust_remote_code: Annotated[Optional[bool], typer.Option(help="allow model code from the Hub")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="read and check the whole source, count items, images and prompt tokens, print the work and an estimated time; no engine, nothing written")] = False,
+    throughput: Annotated[Optional[float], typer.Option(help="with --dry-run: generated tokens/s to estimate the time with [default: measured figure for the model and machine]")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar (progress.jsonl is still written)")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="show vLLM's start-up log and mmpr's info messages")] = False,
 ):
     """Sample CoT responses, label them and write chosen/rejected Parquet shards.
 
@@ -59,7 +63,12 @@ def build(
     """
     from mmpr_builder.build import run_build
     from mmpr_builder.build_config import assemble
+    from mmpr_builder.errors import ConfigError
     from mmpr_builder.output.summary import format_summary
+
+    if throughput is not None and not dry_run:
+        raise ConfigError("--throughput only applies with --dry-run")
+    _set_log_levels(verbose)
 
     cfg = assemble(
         source, data=data, config_file=config,
@@ -72,8 +81,27 @@ def build(
                    "overwrite": overwrite, "inflight_items": inflight_items, "max_shard_mb": max_shard_mb,
                    "max_shard_rows": max_shard_rows, "push_to_hub": push_to_hub, "private": private},
     )
-    summary = run_build(cfg)
+    if dry_run:
+        from mmpr_builder.dry_run import dry_run as plan_build, format_plan
+
+        plan = plan_build(cfg, throughput=throughput)
+        typer.echo(json.dumps(plan, indent=2) if json_out else format_plan(plan))
+        return
+    summary = run_build(cfg, progress=not quiet)
     typer.echo(json.dumps(summary, indent=2) if json_out else format_summary(summary))
+
+
+def _set_log_levels(verbose: bool) -> None:
+    """vLLM logs at WARNING (its start-up lines hidden) unless ``verbose``; must run before vLLM is imported.
+
+    ``VLLM_LOGGING_LEVEL`` is read by vLLM when it is imported (``vllm/logger.py``); a value the
+    user set wins. ``verbose`` also shows mmpr's INFO messages.
+    """
+    if verbose:
+        os.environ.setdefault("VLLM_LOGGING_LEVEL", "INFO")
+        logging.getLogger("mmpr_builder").setLevel(logging.INFO)
+    else:
+        os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
 
 
 @app.command()
@@ -190,6 +218,20 @@ def export_command(
 
     report = export_pairs(out_dir, format_, to, name=name, root_prefix=root_prefix)
     typer.echo(json.dumps(report.to_dict(), indent=2) if json_out else format_report(report))
+
+
+@app.command("push")
+def push_command(
+    out_dir: Annotated[Path, typer.Argument(help="Output folder of a finished `mmpr build`.", exists=True, file_okay=False)],
+    repo: Annotated[str, typer.Option(help="Hub dataset repo org/name (created if missing)")],
+    private: Annotated[bool, typer.Option("--private", help="create the Hub dataset as private")] = False,
+    json_: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Upload a finished output folder (shards the Hub lacks, then the card); no model is loaded. Rerun to resume."""
+    from mmpr_builder.output.push import format_push, push_output
+
+    result = push_output(out_dir, repo, private=private)
+    typer.echo(json.dumps(result, indent=2) if json_ else format_push(result))
 
 
 # Commands that live beside their subsystem.

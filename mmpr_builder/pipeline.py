@@ -29,8 +29,9 @@ import logging
 import queue
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from mmpr_builder.engine import GenerationRequest, GenerationResult
@@ -46,12 +47,23 @@ _STOP = object()
 
 @dataclass
 class StreamStats:
-    """Throughput of one stream: generated tokens and seconds the engine thread ran (wall)."""
+    """Running totals of one stream (this invocation only; items committed by earlier runs are not counted).
+
+    Attributes:
+        generated_tokens: tokens the engine generated (samples, continuations, judge replies).
+        seconds: wall seconds the engine thread ran.
+        items: items finished and handed to the writer with their pairs and outcome.
+        errors: bad source rows and items that failed (``engine_error``, ``labeling_error``).
+        pairs: pair rows of those items.
+        verdicts: verdict -> responses of those items (``correct``, ``incorrect``, ...).
+    """
 
     generated_tokens: int = 0
     seconds: float = 0.0
     items: int = 0
+    errors: int = 0
     pairs: int = 0
+    verdicts: Counter = field(default_factory=Counter)
 
 
 class _Writer(threading.Thread):
@@ -60,7 +72,7 @@ class _Writer(threading.Thread):
     Messages in (``inbox``): ``("result", item, tag, result)`` (tag None: the item's samples; a
     :class:`~mmpr_builder.labeling.Continuation`; a :class:`~mmpr_builder.labeling.JudgeAsk`) and
     ``("bad", ItemError)``. Messages out (``outbox``): ``("submit", item, [(request, tag)])``,
-    ``("done", item)``, ``("fatal", exception)``.
+    ``("done", item, committed)``, ``("fatal", exception)``.
     """
 
     def __init__(self, labeler: ItemLabeler, writer, commit_interval_s: float):
@@ -152,7 +164,7 @@ class _Writer(threading.Thread):
         for err in self._held.pop(p.item.id, []):
             self.writer.add_error(err.item_id, err.cause, str(err))
         self._uncommitted += 1
-        self.outbox.put(("done", p))
+        self.outbox.put(("done", p, commit))
 
 
 def run_stream(items: Iterator[QuestionItem | ItemError], engine, labeler: ItemLabeler, writer, *,
@@ -167,7 +179,8 @@ def run_stream(items: Iterator[QuestionItem | ItemError], engine, labeler: ItemL
             Items in ``writer.done_items`` are skipped.
         inflight_items: most items in the engine at once.
         commit_interval_s: longest time (seconds) a finished item waits for its commit.
-        progress: a tqdm-like bar updated once per committed item (``update``, ``set_postfix``), or None.
+        progress: called with the running :class:`StreamStats` after each finished item and each bad
+            row (on this thread), e.g. :class:`mmpr_builder.output.progress.RunProgress`; or None.
     Raises:
         MmprError or OSError: the writer failed (what was committed stays; rerun to resume).
     """
@@ -201,11 +214,23 @@ def run_stream(items: Iterator[QuestionItem | ItemError], engine, labeler: ItemL
                 submit(msg[1], request, tag)
         else:  # "done"
             open_items -= 1
-            stats.items += 1
-            stats.pairs += len(msg[1].rows)
+            p, committed = msg[1], msg[2]
+            if committed:
+                stats.items += 1
+                stats.pairs += len(p.rows)
+                stats.verdicts.update(p.outcome.verdicts)
+            else:
+                stats.errors += 1
             if progress is not None:
-                progress.update(1)
-                progress.set_postfix(pairs=stats.pairs, refresh=False)
+                progress(stats)
+
+    def bad_row(err: ItemError) -> None:
+        worker.inbox.put(("bad", err))
+        if err.item_id is not None and err.item_id in writer.done_items:
+            return  # recorded by an earlier run
+        stats.errors += 1
+        if progress is not None:
+            progress(stats)
 
     try:
         while True:
@@ -219,12 +244,12 @@ def run_stream(items: Iterator[QuestionItem | ItemError], engine, labeler: ItemL
                 if x is None:
                     exhausted = True
                 elif isinstance(x, ItemError):
-                    worker.inbox.put(("bad", x))
+                    bad_row(x)
                 elif x.id not in writer.done_items:
                     try:
                         p = labeler.prepare(x)
                     except ItemError as e:
-                        worker.inbox.put(("bad", e))
+                        bad_row(e)
                         continue
                     open_items += 1
                     worker.open_ids.add(x.id)

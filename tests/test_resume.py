@@ -27,14 +27,9 @@ LIMIT = 36
 FINGERPRINT = {"recipe": "mathqa", "seed": 0, "engine": "fake"}
 
 
-class PrintProgress:
-    """A progress bar that prints one line per finished item (the parent counts them)."""
-
-    def update(self, n):
-        print("item", flush=True)
-
-    def set_postfix(self, **kw):
-        pass
+def print_progress(stats) -> None:
+    """The stream's progress hook: one line per finished item or bad row (the parent counts them)."""
+    print("item", flush=True)
 
 
 def run(out: Path, shard_kw: dict, announce: bool = False) -> None:
@@ -55,7 +50,7 @@ def run(out: Path, shard_kw: dict, announce: bool = False) -> None:
                             dtype="float32", seed=0)
     labeler = ItemLabeler(recipe, provenance, tokenizer=None)
     run_stream(iter(items), FakeEngine(truths), labeler, writer, inflight_items=3,
-               progress=PrintProgress() if announce else None)
+               progress=print_progress if announce else None)
     writer.close()
 
 

@@ -11,11 +11,12 @@ from :func:`mmpr_builder.schema.pair_features`, rows and bytes), rendered with
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
+from ..errors import ConfigError, OutputError
 from ..items import ItemOutcome
 from .manifest import CARD_NAME, ERRORS_NAME, atomic_write_bytes, read_manifest
 
@@ -153,3 +154,29 @@ def _body(title: str, s: dict, run: dict, rows: int, shards: int | None) -> str:
         *_counts("### Skipped input rows (see errors.jsonl)", ["cause", "rows"], s["errors"]),
     ]
     return "\n\n".join(parts) + "\n"
+
+
+_USAGE_LOAD = re.compile(r'^(ds = load_dataset\(")[^"\n]*(", split="train"\))$', re.M)
+
+
+def set_card_repo_id(out_dir: Path, repo_id: str) -> bool:
+    """Make the card's usage snippet (``load_dataset("ORG/NAME", ...)``) name ``repo_id``; returns whether it changed.
+
+    Used by ``mmpr push`` when the folder was built without ``--push-to-hub`` (or for another
+    repo). The rest of the card is left byte for byte; the file is replaced atomically.
+
+    Raises:
+        OutputError: ``out_dir`` has no card, or its usage snippet is not the one :func:`render_card` writes.
+    """
+    path = Path(out_dir) / CARD_NAME
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise OutputError(f"no dataset card at {path}: the build did not finish; rerun it to finish") from None
+    new, n = _USAGE_LOAD.subn(lambda m: f"{m.group(1)}{repo_id}{m.group(2)}", text, count=1)
+    if n == 0:
+        raise OutputError(f"{path} has no mmpr usage snippet (load_dataset(...)); was it edited by hand?")
+    if new == text:
+        return False
+    atomic_write_bytes(path, new.encode("utf-8"))
+    return True

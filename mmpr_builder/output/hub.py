@@ -116,8 +116,8 @@ class HubPusher:
             logger.info("removed %d stale shards from %s", len(stale), self.repo_id)
         return uploaded
 
-    def push_card(self, out_dir: Path) -> None:
-        """Upload ``out_dir/README.md`` (one commit) unless the Hub already has the same text.
+    def push_card(self, out_dir: Path) -> bool:
+        """Upload ``out_dir/README.md`` (one commit) unless the Hub already has the same text; returns whether it uploaded.
 
         Raises:
             OutputError: no card in ``out_dir`` or the upload failed.
@@ -129,11 +129,12 @@ class HubPusher:
             raise OutputError(f"no dataset card at {path}; write it before pushing")
         data = path.read_bytes()
         if self.has(CARD_NAME, hashlib.sha256(data).hexdigest(), data):
-            return
+            return False
         self._commit(path, CARD_NAME, "Update dataset card")
         from huggingface_hub.utils.sha import git_hash
 
         self._remote[CARD_NAME] = (None, git_hash(data))
+        return True
 
     def _commit(self, path: Path, path_in_repo: str, message: str) -> None:
         from huggingface_hub import CommitOperationAdd

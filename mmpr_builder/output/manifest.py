@@ -16,6 +16,7 @@ Layout of an output folder (all paths relative to it)::
     manifest.json              the commit point: run fingerprint, the commits, the finished shards
     errors.jsonl               bad input rows, one JSON object a line (derived, rebuilt)
     README.md                  the dataset card (see :mod:`mmpr_builder.output.card`)
+    progress.jsonl             the run's progress, appended (see :mod:`mmpr_builder.output.progress`)
 
 A commit is a checkpoint (``ShardWriter.checkpoint``: the pipeline makes one after each
 chunk) or a shard close. A checkpoint writes, in order: the part files (pairs, responses) of the rows added
@@ -46,6 +47,7 @@ from ..errors import OutputError
 MANIFEST_NAME = "manifest.json"
 ERRORS_NAME = "errors.jsonl"
 CARD_NAME = "README.md"
+PROGRESS_NAME = "progress.jsonl"
 DATA_DIR = "data"
 PARTS_DIR = "data/.parts"
 COMMITS_DIR = "commits"

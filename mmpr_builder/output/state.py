@@ -22,6 +22,7 @@ from .manifest import (
     RESPONSE_PARTS_DIR,
     RESPONSE_SHARD_RE,
     RESPONSES_DIR,
+    PROGRESS_NAME,
     SHARD_RE,
     Manifest,
     check_file,
@@ -92,7 +93,7 @@ def _part_problem(out: Path, c, verify_checksums: bool) -> str | None:
 def first_foreign(out_dir: Path) -> Path | None:
     """A file or folder in ``out_dir`` that mmpr does not write, or ``None`` (then the folder is safe to use)."""
     out_dir = Path(out_dir)
-    ours = set(stray_files(out_dir, None))
+    ours = set(stray_files(out_dir, None)) | {out_dir / PROGRESS_NAME}
     own_dirs = {out_dir / d for d in (DATA_DIR, PARTS_DIR, COMMITS_DIR, RESPONSES_DIR, RESPONSE_PARTS_DIR)}
     todo = [out_dir]
     while todo:

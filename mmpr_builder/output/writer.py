@@ -41,6 +41,7 @@ from .manifest import (
     MANIFEST_NAME,
     PARTS_DIR,
     RESPONSE_PARTS_DIR,
+    PROGRESS_NAME,
     CommitRecord,
     Manifest,
     ShardRecord,
@@ -245,7 +246,7 @@ class ShardWriter:
         """Remove what a previous run wrote (manifest last, so an interrupted clear is still refused/cleared)."""
         for path in stray_files(self.out_dir, None):
             path.unlink()
-        for name in (ERRORS_NAME, CARD_NAME, MANIFEST_NAME):
+        for name in (ERRORS_NAME, CARD_NAME, PROGRESS_NAME, MANIFEST_NAME):
             (self.out_dir / name).unlink(missing_ok=True)
 
     def _apply(self, commit: CommitRecord, record: dict) -> None:
