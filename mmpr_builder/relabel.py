@@ -156,6 +156,7 @@ def _relabel(out_dir: Path, new_dir: Path, recipe: Recipe, stored: dict, *, over
     from mmpr_builder.items import DropReason
     from mmpr_builder.labeling import ItemLabeler
     from mmpr_builder.output.card import write_card
+    from mmpr_builder.output.progress import RunProgress
     from mmpr_builder.output.summary import summarize
     from mmpr_builder.output.writer import ShardWriter, check_output_dir
     from mmpr_builder.pipeline import run_stream
@@ -186,17 +187,16 @@ def _relabel(out_dir: Path, new_dir: Path, recipe: Recipe, stored: dict, *, over
             yield item
 
     labeler = ItemLabeler(recipe, provenance, tokenizer=None, cutter=engine.stored_cut)
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(desc="relabel", unit="item", disable=None)
+    tracker = RunProgress(new_dir, total=None, committed=writer.item_outcomes(),
+                          committed_errors=sum(writer.error_counts().values()), show_bar=progress,
+                          interval_s=run.commit_interval_s)
+    tracker.start()
+    stats = None
     try:
-        run_stream(items(), engine, labeler, sink, inflight_items=run.inflight_items,
-                   commit_interval_s=run.commit_interval_s, progress=bar)
+        stats = run_stream(items(), engine, labeler, sink, inflight_items=run.inflight_items,
+                           commit_interval_s=run.commit_interval_s, progress=tracker)
     finally:
-        if bar is not None:
-            bar.close()
+        tracker.close(stats, errors=sum(writer.error_counts().values()) if stats is not None else None)
     shards = writer.close()
     outcomes = writer.item_outcomes()
     write_card(new_dir, outcomes=outcomes, run_info=card_run_info(recipe, provenance))
