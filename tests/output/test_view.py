@@ -131,7 +131,8 @@ def test_summary_values(rows, data):
     assert s["errors"] == {"missing_image": 1}
     assert data.errors[0]["item_id"] == "bad-1"
     assert data.run["model"] == ["fake-engine"] and data.run["recipe"] == ["vqa@1"]
-    assert all(json.loads(v) for v in data.run["sampling"])
+    assert sorted(v.split(": ", 1)[0] for v in data.run["sampling"]) == ["correctness", "dropout_ntp"]
+    assert all(json.loads(v.split(": ", 1)[1]) for v in data.run["sampling"])
     chosen = [r["chosen_num_tokens"] for r in rows]
     rejected = [r["rejected_num_tokens"] for r in rows]
     assert data.plots.gaps["all"] == round(round(sum(chosen) / len(chosen), 1) - round(sum(rejected) / len(rejected), 1), 1)

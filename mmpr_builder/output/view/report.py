@@ -73,7 +73,8 @@ class ReportData:
         columns: the :data:`~mmpr_builder.output.view.pairs.INDEX_COLUMNS` of every pair row.
         plots: :func:`~mmpr_builder.output.view.stats.plot_data`.
         run: ``{"model", "recipe", "sampling", "dtype", "seed"}``: each a list of the distinct
-            values of the rows' column (the run fingerprint's when there are no rows).
+            values of the rows' column (sampling as ``"method: json"``; the run fingerprint's
+            when there are no rows).
         errors: the first bad input rows of ``errors.jsonl`` (``item_id``, ``cause``, ``message``).
     """
 
@@ -88,7 +89,10 @@ class ReportData:
         fp = self.summary["run_fingerprint"]
         self.run = {}
         for key in ("model", "recipe", "sampling", "dtype", "seed"):
-            found = [v for v in Counter(self.columns.pop(key))]
+            values = self.columns.pop(key)
+            if key == "sampling":  # correctness samples and DropoutNTP continuations differ
+                values = [f"{m}: {v}" for m, v in zip(self.columns["method"], values)]
+            found = list(Counter(values))
             if not found:  # no pair rows: what the run was started with
                 v = fp.get(key)
                 if key == "recipe" and fp.get("recipe_version") is not None:
