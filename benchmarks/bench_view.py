@@ -93,7 +93,7 @@ def browse(url: str, label: str) -> None:
         timed("last page", lambda: page.click("#last"),
               "(() => { const t = document.getElementById('pageinfo').textContent.split(' '); return t[1] === t[3]; })()")
         before = page.get_attribute("#count", "data-matches")
-        timed("search 'item-0499'", lambda: (page.fill("#search", "item-0499"), page.press("#search", "Enter")),
+        timed("search 'item-000499'", lambda: (page.fill("#search", "item-000499"), page.press("#search", "Enter")),
               f"{matches} !== '{before}'")
         browser.close()
 

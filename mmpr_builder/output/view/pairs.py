@@ -68,6 +68,7 @@ class _File:
     start: int  # global number of its first row
     rows: int
     group_rows: list[int]  # rows per row group
+    metadata: Any  # pyarrow FileMetaData, parsed once (a shard's footer lists every row group)
 
 
 class PairStore:
@@ -100,9 +101,10 @@ class PairStore:
                 self.problems.append(f"{name}: cannot be read ({e}); its rows are not shown")
                 continue
             groups = [meta.row_group(k).num_rows for k in range(meta.num_row_groups)]
-            self.files.append(_File(self.out_dir / name, start, meta.num_rows, groups))
+            self.files.append(_File(self.out_dir / name, start, meta.num_rows, groups, meta))
             start += meta.num_rows
         self.total = start
+        self._groups = None  # ((path, first group, last group), their table): the row groups read last
 
     def columns(self, names: tuple[str, ...] = INDEX_COLUMNS) -> dict[str, list]:
         """The given columns of every row, in row order: ``{column: [value per row]}``."""
@@ -150,7 +152,14 @@ class PairStore:
                 last = k
                 break
             offset += n
-        table = pq.ParquetFile(f.path).read_row_groups(list(range(first, last + 1)), columns=list(_PAGE_COLUMNS))
+        key = (f.path, first, last)
+        cached = self._groups  # one tuple: safe to read while a --serve thread replaces it
+        if cached is not None and cached[0] == key:
+            table = cached[1]
+        else:  # consecutive chunks share row groups: keep the last ones read
+            table = pq.ParquetFile(f.path, metadata=f.metadata).read_row_groups(list(range(first, last + 1)),
+                                                                               columns=list(_PAGE_COLUMNS))
+            self._groups = (key, table)
         rows = table.slice(lo - group_start, hi - lo).to_pylist()
         for row in rows:
             row["chosen"], row["rejected"] = _text(row["chosen"]), _text(row["rejected"])
