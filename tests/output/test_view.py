@@ -25,7 +25,14 @@ from view_fixture import build_view_fixture, committed_rows, matches
 from mmpr_builder.errors import OutputError
 from mmpr_builder.items import ItemOutcome
 from mmpr_builder.output.view.pairs import THUMB_PX, PairStore
-from mmpr_builder.output.view.report import CHUNK_ROWS, ReportData, default_report_path, write_report
+from mmpr_builder.output.view.report import (
+    CHUNK_ROWS,
+    ITEM_COLUMNS,
+    ReportData,
+    default_report_path,
+    expand_chunk,
+    write_report,
+)
 from mmpr_builder.output.view.server import make_server
 from mmpr_builder.output.view.stats import (
     cut_histogram,
@@ -76,17 +83,21 @@ def test_chunks_hold_the_rows_in_order_with_thumbnails(rows, data, folder):
     seen = []
     for k in range(n_chunks):
         chunk = data.chunk(k)
-        for row in chunk["rows"]:
+        assert not set(ITEM_COLUMNS) & set(chunk["columns"])  # sent once per item
+        assert len(chunk["items"]) == len({r["item_id"] for r in rows[k * CHUNK_ROWS:(k + 1) * CHUNK_ROWS]})
+        for row in expand_chunk(chunk):
             want = rows[row["i"]]
             assert (row["id"], row["chosen"], row["rejected"], row["chosen_answer"], row["cut_char"]) == \
                    (want["id"], want["chosen"], want["rejected"], want["chosen_answer"], want["cut_char"])
+            assert (row["question"], row["ground_truth"], row["source"]) == \
+                   (want["question"], want["ground_truth"], want["source"])
             assert row["images"] and all(chunk["images"][key] for key in row["images"])
-        seen += [row["i"] for row in chunk["rows"]]
+            seen.append(row["i"])
     assert seen == list(range(len(rows)))
     with pytest.raises(IndexError):
         data.chunk(n_chunks)
     # a thumbnail is the row's image, downscaled (the sample images are 64 px: not enlarged)
-    row = data.chunk(0)["rows"][0]
+    row = expand_chunk(data.chunk(0))[0]
     url = data.chunk(0)["images"][row["images"][0]]
     assert url.startswith("data:image/jpeg;base64,")
     thumb = Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1])))
@@ -190,8 +201,9 @@ def test_report_file(folder, rows, data, tmp_path):
     blocks = dict(re.findall(r'<script type="application/json" id="([\w-]+)">(.*?)</script>', html, re.S))
     meta = json.loads(blocks["mmpr-meta"])
     assert meta["mode"] == "static" and meta["total"] == len(rows)
-    assert [r["id"] for k in range(meta["n_chunks"]) for r in json.loads(blocks[f"chunk-{k}"])["rows"]] == \
+    assert [r["id"] for k in range(meta["n_chunks"]) for r in expand_chunk(json.loads(blocks[f"chunk-{k}"]))] == \
            [r["id"] for r in rows]
+    assert all(json.loads(blocks[f"images-{k}"]) for k in range(meta["n_chunks"]))
     assert "http://" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")  # nothing fetched
     assert "https://" not in html
     for plot in ("pass-rate", "lengths", "verdicts", "hygiene", "pair-finish", "cuts"):
@@ -212,7 +224,7 @@ def test_hostile_text_stays_data(tmp_path):
     html = write_report(out, tmp_path / "r.html").read_text(encoding="utf-8")
     assert evil not in html and html.count("</script>") == html.count("<script")
     chunk = json.loads(re.search(r'id="chunk-0">(.*?)</script>', html, re.S).group(1))
-    assert chunk["rows"][0]["question"] == evil
+    assert expand_chunk(chunk)[0]["question"] == evil
 
 
 def test_cli_view(folder, tmp_path):
@@ -235,7 +247,8 @@ def test_serve(folder, rows, data):
         page = urllib.request.urlopen(base + "/").read().decode("utf-8")
         assert '"mode":"serve"' in page and 'id="chunk-0"' not in page
         chunk = json.loads(urllib.request.urlopen(base + "/chunk/1").read())
-        assert [r["id"] for r in chunk["rows"]] == [r["id"] for r in rows[CHUNK_ROWS:2 * CHUNK_ROWS]]
+        assert [r["id"] for r in expand_chunk(chunk)] == [r["id"] for r in rows[CHUNK_ROWS:2 * CHUNK_ROWS]]
+        assert chunk["images"]
         found = json.loads(urllib.request.urlopen(base + "/search?q=Triangle").read())["matches"]
         assert found == [i for i, r in enumerate(rows) if matches(r, "triangle")]
         with pytest.raises(urllib.error.HTTPError) as e:

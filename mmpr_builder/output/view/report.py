@@ -4,7 +4,7 @@ The page is ``template.html`` with ``viewer.css`` and ``viewer.js`` inlined (pac
 nothing is fetched from the network). Its data sits in ``<script type="application/json">``
 blocks: ``mmpr-meta`` (mode, row counts), ``mmpr-index`` (per pair: codes of method, source
 and verdicts, for the filters) and, in a static report, one ``chunk-K`` block (rows
-``K * chunk_rows`` on, texts) and one ``images-K`` block (thumbnails as data URLs) per chunk.
+``K * chunk_rows`` on, texts) and one ``images-K`` block (thumbnails as data URLs) per chunk; see :meth:`ReportData.chunk`.
 The script parses a chunk only when a page shows one of its rows, and keeps only one page
 of pairs in the DOM. In ``serve`` mode the chunks and the search come from
 :mod:`mmpr_builder.output.view.server` instead.
@@ -34,6 +34,8 @@ PAGE_ROWS = 20
 #: columns the browser filters on (codes in ``mmpr-index``)
 FILTER_COLUMNS = ("method", "source", "chosen_verdict", "rejected_verdict")
 _ERRORS_SHOWN = 50
+#: columns every pair of an item shares: sent once per item in a chunk
+ITEM_COLUMNS = ("source", "question", "ground_truth", "images")
 
 
 def _asset(name: str) -> str:
@@ -113,7 +115,12 @@ class ReportData:
                 "page_rows": PAGE_ROWS, "search_columns": list(SEARCH_COLUMNS)}
 
     def chunk(self, k: int) -> dict[str, Any]:
-        """Chunk ``k``: ``{"rows": [page rows], "images": {key: data URL or None}}`` (see ``PairStore.page``).
+        """Chunk ``k`` (rows ``k * CHUNK_ROWS`` on) in the page's compact form.
+
+        ``{"columns": [names], "rows": [[value per column] per row], "items": {item_id: {column: value}},
+        "images": {key: data URL or None}}``: the :data:`ITEM_COLUMNS` of a row are in ``items``
+        under its ``item_id`` (an item's pairs share them), the others in ``rows``; see
+        :func:`expand_chunk` and ``PairStore.page`` for the values.
 
         Raises:
             IndexError: no such chunk.
@@ -121,7 +128,18 @@ class ReportData:
         if not 0 <= k < self.meta("static")["n_chunks"]:
             raise IndexError(f"no chunk {k}")
         rows, images = self.store.page(k * CHUNK_ROWS, min(self.store.total, (k + 1) * CHUNK_ROWS))
-        return {"rows": rows, "images": images}
+        columns = [c for c in rows[0] if c not in ITEM_COLUMNS] if rows else []
+        items: dict[str, dict[str, Any]] = {}
+        for row in rows:
+            items.setdefault(row["item_id"], {c: row[c] for c in ITEM_COLUMNS})
+        return {"columns": columns, "rows": [[row[c] for c in columns] for row in rows], "items": items,
+                "images": images}
+
+
+def expand_chunk(chunk: dict[str, Any]) -> list[dict[str, Any]]:
+    """The rows of a :meth:`ReportData.chunk` as dicts (what ``PairStore.page`` gives; the page's JS does the same)."""
+    return [{**dict(zip(chunk["columns"], values)), **chunk["items"][values[chunk["columns"].index("item_id")]]}
+            for values in chunk["rows"]]
 
 
 def _kv_table(pairs: list[tuple[str, str]]) -> str:
@@ -215,8 +233,9 @@ def render_page(data: ReportData, mode: str, out: IO[str]) -> None:
     if mode == "static":
         for k in range(data.meta(mode)["n_chunks"]):
             chunk = data.chunk(k)
-            out.write(f'<script type="application/json" id="chunk-{k}">{json_block({"rows": chunk["rows"]})}</script>\n'
-                      f'<script type="application/json" id="images-{k}">{json_block(chunk["images"])}</script>\n')
+            images = chunk.pop("images")
+            out.write(f'<script type="application/json" id="chunk-{k}">{json_block(chunk)}</script>\n'
+                      f'<script type="application/json" id="images-{k}">{json_block(images)}</script>\n')
     out.write(fill(tail))
 
 

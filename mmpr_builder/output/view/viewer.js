@@ -22,6 +22,15 @@
     return node;
   }
 
+  // a chunk's compact form ({columns, rows: [[...]], items: {item_id: shared columns}}) -> row objects
+  function expand(raw) {
+    return raw.rows.map((values) => {
+      const row = {};
+      raw.columns.forEach((c, j) => { row[c] = values[j]; });
+      return Object.assign(row, raw.items[row.item_id]);
+    });
+  }
+
   async function loadChunk(k) {
     if (cache.has(k)) {
       const hit = cache.get(k);
@@ -31,11 +40,12 @@
     }
     let chunk;
     if (META.mode === 'static') {
-      chunk = { rows: JSON.parse($('chunk-' + k).textContent).rows, images: JSON.parse($('images-' + k).textContent) };
+      chunk = { rows: expand(JSON.parse($('chunk-' + k).textContent)), images: JSON.parse($('images-' + k).textContent) };
     } else {
       const r = await fetch('chunk/' + k);
       if (!r.ok) throw new Error('chunk ' + k + ': HTTP ' + r.status);
-      chunk = await r.json();
+      const raw = await r.json();
+      chunk = { rows: expand(raw), images: raw.images };
     }
     cache.set(k, chunk);
     if (cache.size > CACHE_MAX) cache.delete(cache.keys().next().value);
@@ -56,7 +66,7 @@
     }
     const hits = new Set();
     for (let k = 0; k < META.n_chunks; k++) {
-      const rows = cache.has(k) ? cache.get(k).rows : JSON.parse($('chunk-' + k).textContent).rows;
+      const rows = cache.has(k) ? cache.get(k).rows : expand(JSON.parse($('chunk-' + k).textContent));
       for (const row of rows) if (searchText(row).includes(query)) hits.add(row.i);
     }
     return hits;
