@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from ..state import read_state
 INDEX_COLUMNS = ("id", "item_id", "source", "method", "chosen_verdict", "rejected_verdict",
                  "chosen_finish_reason", "rejected_finish_reason", "chosen_num_tokens", "rejected_num_tokens",
                  "cut_char", "cut_token")
-#: columns that the text search looks in (case-insensitive substring, as the page's JS does)
+#: columns that the text search looks in (case-insensitive substring; the page's JS and PairStore.search)
 SEARCH_COLUMNS = ("id", "item_id", "question", "ground_truth", "chosen", "rejected", "chosen_answer",
                   "rejected_answer")
 _PAGE_COLUMNS = ("id", "item_id", "source", "method", "question", "ground_truth", "chosen", "rejected", "images",
@@ -35,11 +36,6 @@ THUMB_PX = 320
 def _text(messages: list[dict] | None) -> str:
     """Concatenated text parts of a message list (a ``chosen``/``rejected`` cell)."""
     return "".join(p.get("text") or "" for m in messages or [] for p in m["content"] if p["type"] == "text")
-
-
-def search_text(row: dict[str, Any]) -> str:
-    """The lower-cased text a query is looked for in: the :data:`SEARCH_COLUMNS` of a page row, one a line."""
-    return "\n".join(str(row.get(c) or "") for c in SEARCH_COLUMNS).lower()
 
 
 def thumbnail(data: bytes, max_px: int = THUMB_PX) -> str | None:
@@ -105,6 +101,8 @@ class PairStore:
             start += meta.num_rows
         self.total = start
         self._groups = None  # ((path, first group, last group), their table): the row groups read last
+        self._texts: dict[Path, list] = {}  # file -> its searched columns (_search_columns)
+        self._lock = threading.Lock()
 
     def columns(self, names: tuple[str, ...] = INDEX_COLUMNS) -> dict[str, list]:
         """The given columns of every row, in row order: ``{column: [value per row]}``."""
@@ -183,22 +181,53 @@ class PairStore:
             row["images"] = keys
         return rows, images
 
-    def search(self, query: str) -> list[int]:
-        """Global numbers of the rows whose :func:`search_text` contains ``query`` (lower-cased), ascending.
+    def _search_columns(self, f: _File) -> list[tuple[Any, Any]]:
+        """``(text array, row of each text or None)`` per searched column of one file, read once and kept.
 
-        An empty query matches every row.
+        ``chosen``/``rejected`` are flattened to their text parts; the memory kept is about
+        the size of the file's uncompressed texts (so a later search reads nothing).
         """
+        import pyarrow.compute as pc
         import pyarrow.parquet as pq
 
-        q = query.lower()
-        if not q:
-            return list(range(self.total))
-        hits = []
-        for f in self.files:
-            table = pq.read_table(f.path, columns=list(SEARCH_COLUMNS)).to_pylist()
-            for k, row in enumerate(table):
-                row["chosen"], row["rejected"] = _text(row["chosen"]), _text(row["rejected"])
-                if q in search_text(row):
-                    hits.append(f.start + k)
-        return hits
+        with self._lock:
+            if f.path in self._texts:
+                return self._texts[f.path]
+            table = pq.read_table(f.path, columns=list(SEARCH_COLUMNS))
+            out = []
+            for name in SEARCH_COLUMNS:
+                col, rows = table.column(name).combine_chunks(), None
+                if name in ("chosen", "rejected"):  # list<message{role, content: list<{type, text}>}>
+                    content = pc.struct_field(pc.list_flatten(col), "content")
+                    rows = pc.list_parent_indices(col).take(pc.list_parent_indices(content)).to_numpy()
+                    col = pc.struct_field(pc.list_flatten(content), "text")
+                out.append((col, rows))
+            self._texts[f.path] = out
+            return out
 
+    def warm_search(self) -> None:
+        """Read every file's searched columns now (e.g. in a background thread when a server starts)."""
+        for f in self.files:
+            self._search_columns(f)
+
+    def search(self, query: str) -> list[int]:
+        """Global numbers of the rows with ``query`` in one of the :data:`SEARCH_COLUMNS`, ascending.
+
+        Case-insensitive (Arrow's ``match_substring(ignore_case=True)``; for ``chosen``/``rejected``
+        in each text part); an empty query matches every row. The first search reads the
+        columns (see :meth:`_search_columns`).
+        """
+        import numpy as np
+        import pyarrow.compute as pc
+
+        if not query:
+            return list(range(self.total))
+        hits: list[int] = []
+        for f in self.files:
+            found = np.zeros(f.rows, dtype=bool)
+            for col, rows in self._search_columns(f):
+                mask = pc.fill_null(pc.match_substring(col, query, ignore_case=True), False)
+                where = np.flatnonzero(mask.to_numpy(zero_copy_only=False))
+                found[where if rows is None else rows[where]] = True
+            hits += (np.flatnonzero(found) + f.start).tolist()
+        return hits

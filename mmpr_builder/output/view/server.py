@@ -5,7 +5,8 @@ chunks (``mode: serve``); the page then asks for what it shows:
 
 - ``GET /chunk/K``: chunk ``K`` as JSON, ``{"rows": [...], "images": {key: data URL}}``
   (:meth:`~mmpr_builder.output.view.report.ReportData.chunk`, read from the shards on demand);
-- ``GET /search?q=TEXT``: ``{"matches": [row numbers]}`` (:meth:`~mmpr_builder.output.view.pairs.PairStore.search`).
+- ``GET /search?q=TEXT``: ``{"matches": [row numbers]}`` (:meth:`~mmpr_builder.output.view.pairs.PairStore.search`;
+  the searched columns are read into memory in the background when the server starts).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -63,4 +65,7 @@ def make_server(out_dir: Path, port: int = 8765, host: str = "127.0.0.1") -> Thr
         def log_message(self, fmt, *args):
             logger.info("%s " + fmt, self.address_string(), *args)
 
-    return ThreadingHTTPServer((host, port), Handler)
+    server = ThreadingHTTPServer((host, port), Handler)
+    # the first search would read every text column: read them while the user looks at the first page
+    threading.Thread(target=data.store.warm_search, name="mmpr-view-search", daemon=True).start()
+    return server
