@@ -183,6 +183,28 @@ def test_cut_histogram(rows, data):
     assert hand.series["pairs"] == [0, 0, 1, 0, 0, 0, 0, 0, 0, 1] and "mean cut at token 7.5" in hand.note
 
 
+def test_finish_reasons_from_the_responses_table(folder, data):
+    """All sampled responses: the engine double cuts the fourth sample of each mixed item at the limit."""
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(folder / "responses", columns=["kind", "finish_reason"]).to_pylist()
+    want = Counter(r["finish_reason"] for r in table if r["kind"] == "sample")
+    assert data.plots.response_finish.rows == {"vqa": dict(want)}
+    assert want["length"] == data.summary["issues"]["truncated"] > 0
+    assert sum(want.values()) == data.summary["responses"]
+
+
+def test_folder_without_responses_table(tmp_path):
+    w = ShardWriter(tmp_path, run_fingerprint=FINGERPRINT)
+    for item_id, n in plan(4):
+        w.add_item(item_id, make_rows(item_id, n), stats_for(item_id, n))
+    w.close()
+    assert not (tmp_path / "responses").exists()
+    data = ReportData(tmp_path)
+    assert data.plots.response_finish.rows == {} and "no responses table" in data.plots.response_finish.note
+    assert data.store.total == sum(n for _, n in plan(4))
+
+
 def test_breakdowns_per_source(tmp_path):
     """Two sources (fake_rows: even items vqa, odd mathqa; item i has i % 5 of 4 responses correct)."""
     outcomes = [ItemOutcome.from_json({**stats_for(i, n), "item_id": i}) for i, n in plan(10)]
@@ -206,7 +228,7 @@ def test_report_file(folder, rows, data, tmp_path):
     assert all(json.loads(blocks[f"images-{k}"]) for k in range(meta["n_chunks"]))
     assert "http://" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")  # nothing fetched
     assert "https://" not in html
-    for plot in ("pass-rate", "lengths", "verdicts", "hygiene", "pair-finish", "cuts"):
+    for plot in ("pass-rate", "lengths", "verdicts", "response-finish", "hygiene", "pair-finish", "cuts"):
         figure = re.search(f'<figure class="plot" id="plot-{plot}">(.*?)</figure>', html, re.S).group(1)
         assert figure.count('class="bar"') > 0, plot
 

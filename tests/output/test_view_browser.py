@@ -20,7 +20,7 @@ from view_fixture import build_view_fixture, committed_rows, matches
 from mmpr_builder.output.view.report import PAGE_ROWS, write_report
 from mmpr_builder.output.view.server import make_server
 
-PLOTS = ("pass-rate", "lengths", "verdicts", "hygiene", "pair-finish", "cuts")
+PLOTS = ("pass-rate", "lengths", "verdicts", "response-finish", "hygiene", "pair-finish", "cuts")
 
 
 def chromium_path() -> str:

@@ -85,6 +85,8 @@ class PairStore:
 
         self.out_dir = Path(out_dir)
         manifest = read_state(self.out_dir, verify_checksums=False).manifest
+        self._response_files = [s.responses_name for s in sorted(manifest.shards, key=lambda s: s.index)
+                                if s.responses_name] + [c.responses_part for c in manifest.commits if c.responses_part]
         names = [s.name for s in sorted(manifest.shards, key=lambda s: s.index)]
         names += [c.part for c in manifest.commits if c.part is not None]
         self.files: list[_File] = []
@@ -111,6 +113,26 @@ class PairStore:
         out: dict[str, list] = {c: [] for c in names}
         for f in self.files:
             table = pq.read_table(f.path, columns=list(names))
+            for c in names:
+                out[c] += table.column(c).to_pylist()
+        return out
+
+    def response_columns(self, names: tuple[str, ...] = ("source", "kind", "finish_reason")) -> dict[str, list] | None:
+        """The given columns of the responses table (``responses/``, every committed file), or None
+        when the folder has none (built before the table existed). An unreadable file is left
+        out and named in :attr:`problems`."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        if not self._response_files:
+            return None
+        out: dict[str, list] = {c: [] for c in names}
+        for name in self._response_files:
+            try:
+                table = pq.read_table(self.out_dir / name, columns=list(names))
+            except (OSError, pa.ArrowException) as e:
+                self.problems.append(f"{name}: cannot be read ({e}); its responses are not counted")
+                continue
             for c in names:
                 out[c] += table.column(c).to_pylist()
         return out

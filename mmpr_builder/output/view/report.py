@@ -85,9 +85,9 @@ class ReportData:
         self.summary = inspect_output(self.out_dir)
         outcomes, _ = committed_outcomes(read_state(self.out_dir, verify_checksums=False))
         self.store = PairStore(self.out_dir)
-        self.summary["problems"] = self.summary["problems"] + self.store.problems
         self.columns = self.store.columns(INDEX_COLUMNS + ("model", "recipe", "sampling", "dtype", "seed"))
-        self.plots: Plots = plot_data(outcomes, self.columns)
+        self.plots: Plots = plot_data(outcomes, self.columns, self.store.response_columns())
+        self.summary["problems"] = self.summary["problems"] + self.store.problems
         fp = self.summary["run_fingerprint"]
         self.run = {}
         for key in ("model", "recipe", "sampling", "dtype", "seed"):
@@ -195,14 +195,16 @@ def summary_html(data: ReportData) -> str:
 
 
 def plots_html(plots: Plots) -> str:
-    """The plots section: six inline SVG figures (ids ``plot-pass-rate``, ``plot-lengths``, ...)."""
+    """The plots section: seven inline SVG figures (ids ``plot-pass-rate``, ``plot-lengths``, ...)."""
     return "".join([
         histogram_svg("Per-item pass rate", plots.pass_rate, xlabel="correct / checked responses", ylabel="items",
                       plot_id="plot-pass-rate"),
         histogram_svg("Chosen vs rejected length", plots.lengths, xlabel="tokens", ylabel="pair sides",
                       plot_id="plot-lengths"),
         stacked_svg("Verdicts per source", plots.verdicts, plot_id="plot-verdicts"),
-        stacked_svg("Finish (cut at max_tokens) and hygiene per source", plots.hygiene, plot_id="plot-hygiene"),
+        stacked_svg("Finish reasons of sampled responses per source", plots.response_finish,
+                    plot_id="plot-response-finish"),
+        stacked_svg("Hygiene of sampled responses per source", plots.hygiene, plot_id="plot-hygiene"),
         stacked_svg("Finish reasons of paired responses per source", plots.pair_finish, plot_id="plot-pair-finish"),
         histogram_svg("DropoutNTP cut position", plots.cuts, xlabel="cut token / chosen tokens", ylabel="pairs",
                       plot_id="plot-cuts"),

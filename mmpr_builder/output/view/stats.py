@@ -1,9 +1,9 @@
 """The data behind the report's plots: pure functions of item outcomes and pair-row columns.
 
 Inputs are what a build records: per-item outcomes (:class:`~mmpr_builder.items.ItemOutcome`,
-from the commit records) and the small columns of the pair rows
-(:data:`mmpr_builder.output.view.pairs.INDEX_COLUMNS`). Nothing is estimated: a value a build
-does not record (e.g. the finish reason of a response that is in no pair) is not plotted.
+from the commit records), the small columns of the pair rows
+(:data:`mmpr_builder.output.view.pairs.INDEX_COLUMNS`) and of the responses table. Nothing is estimated: a value a build
+does not record (e.g. finish reasons in a folder without a responses table) is not plotted.
 """
 
 from __future__ import annotations
@@ -55,6 +55,7 @@ class Plots:
     verdicts: Breakdown
     hygiene: Breakdown
     pair_finish: Breakdown
+    response_finish: Breakdown
     cuts: Histogram
     gaps: dict[str, float | None] = field(default_factory=dict)
 
@@ -172,8 +173,24 @@ def hygiene_by_source(outcomes: list[ItemOutcome]) -> Breakdown:
         c["clean"] += o.responses - sum(o.issues.values())
     parts = ["clean", *ISSUES]
     return Breakdown({s: {p: c[p] for p in parts if c[p]} for s, c in sorted(rows.items())}, parts,
-                     "all sampled responses (item stats); the finish reason of each response is not recorded, "
-                     "only whether it was cut at max_tokens (truncated)")
+                     "all sampled responses (item stats): at most one issue each, empty checked first")
+
+
+def response_finish_by_source(columns: dict[str, list] | None) -> Breakdown:
+    """Sampled responses per finish reason (``stop``, ``length``, ...), per source, from the responses
+    table's ``source``, ``kind`` and ``finish_reason`` columns (rows of kind ``sample`` only; failed
+    requests, with no finish reason, count as ``error``). ``None``: the folder has no responses
+    table (built before it existed), so nothing is plotted and the note says so."""
+    if columns is None:
+        return Breakdown({}, [], "this folder has no responses table (responses/): finish reasons of "
+                                 "responses outside the pairs were not recorded")
+    rows: dict[str, Counter] = {}
+    for source, kind, reason in zip(columns["source"], columns["kind"], columns["finish_reason"]):
+        if kind == "sample":
+            rows.setdefault(source or "?", Counter())[reason or "error"] += 1
+    parts = sorted({p for c in rows.values() for p in c}, key=lambda p: (p != "stop", p))
+    return Breakdown({s: dict(c) for s, c in sorted(rows.items())}, parts,
+                     "all sampled responses (responses table)")
 
 
 def pair_finish_by_source(columns: dict[str, list]) -> Breakdown:
@@ -201,9 +218,11 @@ def cut_histogram(columns: dict[str, list], bins: int = 10) -> Histogram:
     return Histogram(labels, {"pairs": values}, note)
 
 
-def plot_data(outcomes: list[ItemOutcome], columns: dict[str, list]) -> Plots:
-    """All plots' data from the committed item outcomes and the pair rows' index columns."""
+def plot_data(outcomes: list[ItemOutcome], columns: dict[str, list], responses: dict[str, list] | None) -> Plots:
+    """All plots' data from the committed item outcomes, the pair rows' index columns and the
+    responses table's columns (None when the folder has none)."""
     return Plots(pass_rate=pass_rate_histogram(outcomes),
                  lengths=length_histogram(columns["chosen_num_tokens"], columns["rejected_num_tokens"]),
                  verdicts=verdicts_by_source(outcomes), hygiene=hygiene_by_source(outcomes),
-                 pair_finish=pair_finish_by_source(columns), cuts=cut_histogram(columns), gaps=length_gaps(columns))
+                 pair_finish=pair_finish_by_source(columns), response_finish=response_finish_by_source(responses),
+                 cuts=cut_histogram(columns), gaps=length_gaps(columns))
