@@ -30,6 +30,7 @@ bench:
 	$(BIN)/python benchmarks/bench_answers.py
 	$(BIN)/python benchmarks/bench_build.py
 	$(BIN)/python benchmarks/bench_train.py
+	$(BIN)/python benchmarks/bench_view.py
 
 clean:
 	rm -rf out .pytest_cache

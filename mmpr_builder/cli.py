@@ -234,6 +234,32 @@ def push_command(
     typer.echo(json.dumps(result, indent=2) if json_ else format_push(result))
 
 
+@app.command("view")
+def view_command(
+    out_dir: Annotated[Path, typer.Argument(help="Output folder of `mmpr build`.", exists=True, file_okay=False)],
+    out: Annotated[Optional[Path], typer.Option("--out", help="HTML file to write [default: OUT-report.html beside the folder]")] = None,
+    serve: Annotated[bool, typer.Option("--serve", help="serve the report on 127.0.0.1 with pages read from the shards on demand (large folders) instead of writing a file")] = False,
+    port: Annotated[int, typer.Option(help="port for --serve (0: any free port)")] = 8765,
+) -> None:
+    """Write one self-contained HTML report of an output folder: summary, plots and a pair browser."""
+    if serve:
+        from mmpr_builder.output.view.server import make_server
+
+        server = make_server(out_dir, port)
+        host, bound = server.server_address[:2]
+        typer.echo(f"serving {out_dir} on http://{host}:{bound}/ (Ctrl-C stops)")
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            server.server_close()
+        return
+    from mmpr_builder.output.view.report import write_report
+
+    typer.echo(write_report(out_dir, out))
+
+
 # Commands that live beside their subsystem.
 app.command("train")(train_command)
 

@@ -35,6 +35,11 @@ def test_wheel_holds_every_module_and_the_recipes(wheel):
     assert modules - names == set(), "subpackages missing from [tool.setuptools] packages in pyproject.toml"
     recipes = {f"mmpr_builder/pipelines/{p.name}" for p in (REPO_ROOT / "pipelines").glob("*.y*ml")}
     assert recipes and recipes <= names
+    # package data beside the modules (the `mmpr view` page: template.html, viewer.js, viewer.css)
+    assets = {p.relative_to(REPO_ROOT).as_posix() for p in (REPO_ROOT / "mmpr_builder").rglob("*")
+              if p.is_file() and p.suffix in (".html", ".js", ".css")}
+    assert "mmpr_builder/output/view/template.html" in assets
+    assert assets - names == set(), "missing from [tool.setuptools.package-data] in pyproject.toml"
 
 
 def test_installed_wheel_lists_the_recipes(wheel, tmp_path):

@@ -11,4 +11,5 @@ Modules (none is imported here, so ``import mmpr_builder.output`` stays cheap):
 - :mod:`~mmpr_builder.output.inspect`: the statistics of a folder (``mmpr inspect``).
 - :mod:`~mmpr_builder.output.card`: the dataset card (README.md).
 - :mod:`~mmpr_builder.output.hub`: upload shards and the card to the Hugging Face Hub.
+- :mod:`~mmpr_builder.output.view`: ``mmpr view``, the HTML report (summary, plots, pair browser).
 """

@@ -11,9 +11,20 @@ from pathlib import Path
 from typing import Any
 
 from ..items import ItemOutcome
-from .state import read_state
+from .state import OutputState, read_state
 
 _RUN_ONLY = ("generated_tokens", "tokens_per_second", "wall_seconds")  # throughput of one invocation
+
+
+def committed_outcomes(state: OutputState) -> tuple[list[ItemOutcome], Counter]:
+    """The committed items' outcomes (commit order) and the committed bad rows per cause, from :func:`read_state`."""
+    outcomes: list[ItemOutcome] = []
+    errors: Counter = Counter()
+    for record in state.records.values():
+        if record is not None:
+            outcomes += [ItemOutcome.from_json({**it["stats"], "item_id": it["item_id"]}) for it in record["items"]]
+            errors.update(e["cause"] for e in record["errors"])
+    return outcomes, errors
 
 
 def inspect_output(out_dir: Path, *, verify_checksums: bool = False) -> dict[str, Any]:
@@ -32,12 +43,7 @@ def inspect_output(out_dir: Path, *, verify_checksums: bool = False) -> dict[str
     from .summary import summarize
 
     state = read_state(Path(out_dir), verify_checksums=verify_checksums)
-    outcomes: list[ItemOutcome] = []
-    errors: Counter = Counter()
-    for record in state.records.values():
-        if record is not None:
-            outcomes += [ItemOutcome.from_json({**it["stats"], "item_id": it["item_id"]}) for it in record["items"]]
-            errors.update(e["cause"] for e in record["errors"])
+    outcomes, errors = committed_outcomes(state)
     shards = state.manifest.shards
     summary = summarize(outcomes, errors=dict(sorted(errors.items())), out_dir=Path(out_dir))
     for key in _RUN_ONLY:
