@@ -10,16 +10,22 @@ labels a response whose answer cannot be extracted as a *format negative*):
    ``[^}]*`` regex gives ``\\frac{1`` (huggingface/trl#5026). A box cut off by the
    token limit is ignored; an empty or placeholder box (an echoed instruction)
    too. One exception: a "final answer" statement that comes after the last box
-   *and* after a self-correction ("wait", "actually", "wrong") wins over it.
+   wins over it when a self-correction ("wait", "actually", "wrong") comes
+   between them, or when the statement gives a value of its own (a digit or
+   math) in which the box's content does not appear ("\\boxed{255} ... Final
+   Answer: The final answer is $10,455$": the box was an intermediate step).
 2. ``statement``: the last explicit final-answer statement: "Final answer:",
    "Answer:", "the (correct|final|best) answer is", "the correct option is",
    "答案是" ... in any case and through markdown emphasis. Cues saying "final" win
    over plain ones. The answer runs to the end of the line (or the next
    non-empty line when the cue ends its line) and is cut at the end of the
    sentence ("The answer is B. Note that A ..." gives ``B``).
-3. ``weak`` (only in mode ``"weak"``): for numeric answers the last
-   number (``\\frac{a}{b}``, ``a/b``, decimals, percent) of the response, else
-   the last non-empty line.
+3. ``weak`` (only in mode ``"weak"``): the committed answer of a prose
+   conclusion, as step 4 reads it ("Therefore, there are 12 sequences."); else
+   for numeric answers the last math span of the last line or the last number
+   (``\\frac{a}{b}``, ``a/b``, decimals, percent, ``1 000`` with SI digit
+   groups) of the response; else the last non-empty line. An escaped ``\\$`` is
+   a dollar sign, never a math delimiter.
 4. ``reading`` (only in mode ``"reading"``): the committed final answer of a
    free-form prose solution ("Therefore, there are 412 ways."), read by
    :func:`mmpr_builder.labelers.reading.read_answer` with rules that prefer no
@@ -29,6 +35,10 @@ labels a response whose answer cannot be extracted as a *format negative*):
 The modes are :data:`EXTRACTION_MODES`: ``strict`` (1-2, the default: MMPR asks
 for a boxed answer and uses responses without one as format negatives),
 ``weak`` (1-3) and ``reading`` (1, 2, 4).
+
+In every mode the response ends at the first chat-template token
+(``<|im_start|>``, ``<|im_end|>``, ``<|endoftext|>``, ``<|eot_id|>``, ``</s>``
+...): what follows is a turn the model invented, not its answer.
 
 Whatever was found is cleaned by :func:`clean_answer` (``$...$``, ``\\text{}``,
 markdown and trailing punctuation removed). No answer is ``method="none"`` and
@@ -44,7 +54,7 @@ from mmpr_builder.errors import ConfigError
 from mmpr_builder.registry import did_you_mean
 
 __all__ = ["Extraction", "EXTRACTION_MODES", "resolve_extraction", "find_boxed", "final_statement", "weak_answer",
-           "clean_answer", "extract_answer"]
+           "clean_answer", "extract_answer", "end_of_turn", "boxed_list"]
 
 EXTRACTION_MODES: tuple[str, ...] = ("strict", "weak", "reading")
 """Extraction modes (``labeler.extraction``): ``strict`` = boxed or explicit answer
@@ -152,14 +162,17 @@ def _boxes(text: str) -> list[tuple[int, str, int]]:
 
 _BOX_JOIN_RE = re.compile(
     r"(?:\s|\$|[,;&]|\\[,;:! ]|\\q?quad\b|\\[()\[\]]|\b(?:and|or)\b|[A-Za-z](?:_\{?\w+\}?)?\s*=|"
-    r"\\(?:text|mathrm|textrm)\s*\{\s*,?\s*(?:and|or)?\s*,?\s*\})*"
+    r"\\(?:text|mathrm|textrm)\s*\{|\}|"  # \text{ and }, \text{ for part (a) and }
+    r"\b(?:for\s+)?(?:part|case)\s*\(?(?:[a-h]|\d)\)?\s*:?|\([a-h]\)\s*:?)*"  # a part label: "(b)", "for part (a)"
 )
 
 
 def _last_box_run(text: str, boxes: list[tuple[int, str, int]]) -> list[str]:
     """Contents of the last boxes joined only by separators ("\\boxed{-2} and \\boxed{1}",
-    "\\boxed{1}\\boxed{2}", "x = \\boxed{3}, \\boxed{5}"): a response that boxes each
-    member of a set answer. Any other text between two boxes ends the run."""
+    "\\boxed{1}\\boxed{2}", "x = \\boxed{3}, \\boxed{5}") or by part labels
+    ("\\boxed{(3, 3)} \\text{ for part (a) and } \\boxed{(1, 1)}", "(a) \\boxed{2}, (b) \\boxed{5}"):
+    a response that boxes each member of a set answer, or each part of a
+    multi-part one. Any other text between two boxes ends the run."""
     run = [boxes[-1][1]]
     for prev, cur in zip(reversed(boxes[:-1]), reversed(boxes[1:])):
         gap = text[prev[0] : cur[2]]
@@ -167,6 +180,28 @@ def _last_box_run(text: str, boxes: list[tuple[int, str, int]]) -> list[str]:
             break
         run.insert(0, prev[1])
     return run
+
+
+_GAP_SEPARATOR_RE = re.compile(r"\b(?:and|or)\b|[,;]")
+MAX_GAP = 70
+"""Characters of text between two boxes of a ground truth still read as one list (:func:`boxed_list`)."""
+
+
+def boxed_list(text: str) -> list[str]:
+    """Contents of every box of ``text`` when they form one list: each gap between
+    two boxes is shorter than :data:`MAX_GAP` characters and names a separator
+    ("and", "or", ",", ";") or is only separators (see :func:`_last_box_run`);
+    else ``[]``. For ground truths, which are written by the dataset's author:
+    "\\boxed{1} papers and \\boxed{2} bins" lists 1 and 2; "\\boxed{1} no no
+    \\boxed{2}" is no list."""
+    bs = _boxes(text)
+    if len(bs) < 2:
+        return []
+    for prev, cur in zip(bs, bs[1:]):
+        gap = text[prev[0] : cur[2]]
+        if len(gap) >= MAX_GAP or not (_GAP_SEPARATOR_RE.search(gap) or _BOX_JOIN_RE.fullmatch(gap)):
+            return []
+    return [b[1] for b in bs]
 
 
 def find_boxed(text: str) -> list[str]:
@@ -260,10 +295,11 @@ def final_statement(text: str) -> str | None:
 # --- weak fallback ---------------------------------------------------------------
 _NUMBER_TOKEN_RE = re.compile(  # a fraction keeps its sign; a digit glued to a word (AZYUK2A) is no number
     r"(?:-\s*)?\\[dt]?frac\s*\{[^{}]+\}\s*\{[^{}]+\}"
+    r"|(?<![A-Za-z\d,.])-?[1-9]\d{0,2}(?:[ \u00a0\u202f]\d{3})+(?![\d,]|\.\d)"  # SI digit groups: 1 000, 12 345 678
     r"|(?<![A-Za-z])-?\d[\d,]*(?:\.\d+)?(?:\s*/\s*\d+(?:\.\d+)?)?\s*(?:\\?%|percent)?"
     r"|-?\.\d+"
 )
-_MATH_SPAN_RE = re.compile(r"\$\$?([^$]+)\$\$?|\\\((.+?)\\\)")
+_MATH_SPAN_RE = re.compile(r"(?<!\\)\$\$?((?:\\.|[^$\\])+)\$\$?|\\\((.+?)\\\)")  # \$ is a dollar sign
 
 
 def weak_answer(text: str, numeric: bool) -> str | None:
@@ -326,6 +362,21 @@ def clean_answer(s: str) -> str:
     return s
 
 
+_TURN_END_RE = re.compile(
+    r"<\|(?:im_start|im_end|endoftext|end_of_text|eot_id|eom_id|start_header_id|end|user|assistant|system)\|>"
+    r"|</s>|<end_of_turn>|<start_of_turn>"
+)
+
+
+def end_of_turn(response: str) -> str:
+    """``response`` up to its first chat-template token (``<|im_start|>``, ``<|im_end|>``,
+    ``<|endoftext|>``, ``<|eot_id|>``, ``</s>``, ``<end_of_turn>`` ...); what follows
+    such a token is a turn the model invented, never its answer (Math-Verify's
+    suite has "... I hope it is correct. <|im_start|>user")."""
+    m = _TURN_END_RE.search(response)
+    return response[: m.start()] if m else response
+
+
 _CORRECTION_RE = re.compile(r"\b(?:wait|actually|mistake|correction|re-?check\w*|wrong|instead)\b", re.IGNORECASE)
 
 
@@ -354,23 +405,26 @@ def extract_answer(response: str, *, allow_weak: bool = False, numeric: bool = F
         ConfigError: unknown ``mode`` (see :func:`resolve_extraction`).
     """
     mode = resolve_extraction(mode, allow_weak)
-    if not response or not response.strip():
+    response = end_of_turn(response or "")
+    if not response.strip():
         return Extraction(None, "none", "empty response")
     found = _strict(response)
-    if mode == "reading":
-        from mmpr_builder.labelers.reading import read_answer  # reading builds on this module
+    if mode == "strict":
+        return found or Extraction(None, "none", "no \\boxed{} or final-answer statement (weak fallback off)")
+    from mmpr_builder.labelers.reading import read_answer  # reading builds on this module
 
+    if mode == "reading":
         return read_answer(response, strict=found, question=question, numeric=numeric, yes_no=yes_no)
     if found is not None:
         return found
-    if mode == "weak":
-        weak = weak_answer(response, numeric)
-        if weak is not None:
-            ans = clean_answer(weak)
-            if ans:
-                return Extraction(ans, "weak", "weak fallback: last %s" % ("number" if numeric else "line"))
-    off = "" if mode == "weak" else " (weak fallback off)"
-    return Extraction(None, "none", "no \\boxed{} or final-answer statement" + off)
+    read = read_answer(response, question=question, numeric=numeric, yes_no=yes_no)
+    if read.text is not None:
+        return Extraction(read.text, "weak", "weak fallback: prose conclusion, %s" % read.detail)
+    weak = weak_answer(response, numeric)
+    ans = clean_answer(weak) if weak is not None else ""
+    if ans:
+        return Extraction(ans, "weak", "weak fallback: last %s" % ("number" if numeric else "line"))
+    return Extraction(None, "none", "no \\boxed{}, final-answer statement, conclusion or number")
 
 
 def _strict(response: str) -> Extraction | None:
@@ -378,13 +432,14 @@ def _strict(response: str) -> Extraction | None:
     boxes = _boxes(response)
     stmt = _statement(response)
     box_ans = clean_answer(boxes[-1][1]) if boxes else ""
-    if stmt is not None and stmt[1] and boxes and stmt[0] >= boxes[-1][0] and _CORRECTION_RE.search(
-        response, boxes[-1][0], stmt[0]
-    ):
-        # "\\boxed{C} ... Wait, that is wrong ... Final answer: D": a self-correction after the box wins
+    if stmt is not None and stmt[1] and boxes and stmt[0] >= boxes[-1][0]:
         ans = clean_answer(stmt[2])
-        if ans:
-            return Extraction(ans, "statement", "final-answer statement after the last \\boxed{}")
+        if ans and _CORRECTION_RE.search(response, boxes[-1][0], stmt[0]):
+            # "\\boxed{C} ... Wait, that is wrong ... Final answer: D": a self-correction after the box wins
+            return Extraction(ans, "statement", "final-answer statement after the last \\boxed{} and a correction")
+        if ans and _OWN_VALUE_RE.search(ans) and not _mentions(ans, box_ans):
+            # "\\boxed{255} ... Final Answer: The final answer is $10,455$": the box was a step
+            return Extraction(ans, "statement", "final-answer statement with another value after the last \\boxed{}")
     if box_ans:
         n = len(boxes)
         run = [a for a in (clean_answer(b) for b in _last_box_run(response, boxes)) if a] if n > 1 else []
@@ -396,6 +451,20 @@ def _strict(response: str) -> Extraction | None:
         if ans and not _NEGATED_ANSWER_RE.match(ans):  # "the answer is not 5" states no answer (issue 13)
             return Extraction(ans, "statement", "final-answer statement")
     return None
+
+
+_OWN_VALUE_RE = re.compile(r"\d|\\[A-Za-z]+|[=^_]")
+
+
+def _squash(s: str) -> str:
+    """``s`` without white space, ``$`` and thousands commas (for "does the box appear in it")."""
+    return re.sub(r"[\s$]|(?<=\d),(?=\d{3})|\\[,;!]", "", s)
+
+
+def _mentions(text: str, value: str) -> bool:
+    """``value`` appears in ``text`` as a whole token (``200`` is not in ``5,200``)."""
+    v = _squash(value)
+    return bool(v) and re.search(r"(?<![\w.])" + re.escape(v) + r"(?![\w]|\.\d)", _squash(text)) is not None
 
 
 _NEGATED_ANSWER_RE = re.compile(r"(?:not|never)\s+(?:equal\s+to\s+)?[-+$\\(]*\d", re.IGNORECASE)  # "not 5", not "not A but B"
