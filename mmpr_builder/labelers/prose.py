@@ -32,14 +32,15 @@ def mark_currency(text: str, repl: str = "USD ") -> str:
         if m.start() < skip_to:
             continue
         close = text.find("$", m.end())
-        nl = text.find("\n", m.end())
-        inner = text[m.end():close] if close >= 0 and (nl < 0 or close < nl) else None
+        inner = text[m.end():close] if close >= 0 and text.find("\n", m.end(), close) < 0 else None
         if inner is not None and _MATHY_SPAN_RE.search(inner) and not _PROSE_WORD_RE.search(re.sub(r"\\[A-Za-z]+", " ", inner)):
             skip_to = close + 1  # "$1, 1+d, ... \\dots$" is a math span
             continue
         out.append(text[last:m.start()] + repl)
         last = m.end()
     return "".join(out) + text[last:]
+
+
 _SPLIT_RE = re.compile(r"(?<=[.!?\x02])[*_)\"”]*\s+(?=\S)|\n\s*\n|\n(?=\s*(?:[-*+]\s|\d+[.)]\s|#))")
 _ABBREV_END_RE = re.compile(r"(?:\b(?:e\.g|i\.e|etc|vs|approx|cf|Fig|Eq|No)\.|\b[A-Z]\.)$")
 _UNMASK_RE = re.compile(r"\x00(\d+)[\x01\x02]")
