@@ -26,3 +26,26 @@ def engine():
     from mmpr_builder.models.aliases import resolve_model
 
     return Engine(resolve_model(None), EngineConfig(), seed=0)
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--mathverify-repo", default=os.environ.get("MMPR_MATHVERIFY_REPO"), metavar="PATH",
+        help="a checkout of huggingface/Math-Verify: run its test pairs against check_answer "
+             "(tests/labelers/test_math_rules.py; default $MMPR_MATHVERIFY_REPO)",
+    )
+
+
+@pytest.fixture(scope="session")
+def mathverify_repo(request) -> Path:
+    """The Math-Verify checkout given with ``--mathverify-repo`` (or ``$MMPR_MATHVERIFY_REPO``).
+
+    Not given: the test is skipped with a reason saying how to run it (the suite is
+    third-party data we do not store). Given but not a checkout: the test fails."""
+    given = request.config.getoption("--mathverify-repo")
+    if not given:
+        pytest.skip("Math-Verify's suite not run: pass --mathverify-repo=PATH (or set $MMPR_MATHVERIFY_REPO)")
+    path = Path(given)
+    if not (path / "tests" / "test_all.py").is_file():
+        pytest.fail("--mathverify-repo %s is not a Math-Verify checkout (no tests/test_all.py)" % path)
+    return path

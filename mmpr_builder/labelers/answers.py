@@ -24,9 +24,11 @@ from dataclasses import dataclass
 from mmpr_builder.errors import ConfigError
 from mmpr_builder.labelers.choice import asserted_options
 from mmpr_builder.labelers.extract import Extraction, clean_answer, extract_answer, final_statement, resolve_extraction
-from mmpr_builder.labelers.ground_truth import GroundTruth, normalize_ground_truth, strip_sentence
+from mmpr_builder.labelers.ground_truth import GroundTruth, normalize_ground_truth, prose_words, strip_sentence
+from mmpr_builder.labelers.mathcheck import MAX_PROSE_WORDS
 from mmpr_builder.labelers.members import split_members
 from mmpr_builder.labelers.numeric import DEFAULT_REL_TOL, parse_number
+from mmpr_builder.labelers.reading import sentence_value
 from mmpr_builder.labelers.verify import (
     Outcome,
     looks_like_math,
@@ -186,6 +188,21 @@ def _choice_statement(response: str, ext: Extraction, choices) -> Extraction:
     return ext
 
 
+def _statement_value(ext: Extraction, question: str | None, kind: str) -> Extraction:
+    """A final-answer statement written as a sentence stands for its value: a sentence
+    that only states it ("the only possible value is 3"), else, for a number or math
+    answer, the one value the sentence commits to ("Final Answer: Jane started
+    growing Sphere 3 hours ago." -> 3; :func:`.reading.sentence_value`)."""
+    bare = strip_sentence(ext.text)
+    if bare != ext.text:
+        return Extraction(bare, ext.method, ext.detail + ", value of the sentence")
+    if kind in ("number", "math") and prose_words(ext.text) >= MAX_PROSE_WORDS:
+        value, how = sentence_value(ext.text, question, numeric=True)
+        if value is not None:
+            return Extraction(value, ext.method, "%s, value of the sentence (%s)" % (ext.detail, how))
+    return ext
+
+
 def check_answer(
     response: str,
     ground_truth: str | Sequence[str],
@@ -248,8 +265,8 @@ def check_answer(
                              question=question, yes_no=kind == "yes_no")
         if kind == "multiple_choice" and ext.text is not None:
             ext = _choice_statement(response, ext, choices)
-        elif ext.method == "statement" and ext.text and (bare := strip_sentence(ext.text)) != ext.text:
-            ext = Extraction(bare, ext.method, ext.detail + ", value of the sentence")
+        elif ext.method == "statement" and ext.text:
+            ext = _statement_value(ext, question, kind)
     except Exception as e:  # noqa: BLE001 - one odd response must not end a run
         return result(None, Verdict.UNVERIFIABLE, "extraction error: %s: %s" % (type(e).__name__, e), "none", kind)
     if ext.text is None:

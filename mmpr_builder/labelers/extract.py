@@ -10,16 +10,22 @@ labels a response whose answer cannot be extracted as a *format negative*):
    ``[^}]*`` regex gives ``\\frac{1`` (huggingface/trl#5026). A box cut off by the
    token limit is ignored; an empty or placeholder box (an echoed instruction)
    too. One exception: a "final answer" statement that comes after the last box
-   *and* after a self-correction ("wait", "actually", "wrong") wins over it.
+   wins over it when a self-correction ("wait", "actually", "wrong") comes
+   between them, or when the statement gives a value of its own (a digit or
+   math) in which the box's content does not appear ("\\boxed{255} ... Final
+   Answer: The final answer is $10,455$": the box was an intermediate step).
 2. ``statement``: the last explicit final-answer statement: "Final answer:",
    "Answer:", "the (correct|final|best) answer is", "the correct option is",
    "答案是" ... in any case and through markdown emphasis. Cues saying "final" win
    over plain ones. The answer runs to the end of the line (or the next
    non-empty line when the cue ends its line) and is cut at the end of the
    sentence ("The answer is B. Note that A ..." gives ``B``).
-3. ``weak`` (only in mode ``"weak"``): for numeric answers the last
-   number (``\\frac{a}{b}``, ``a/b``, decimals, percent) of the response, else
-   the last non-empty line.
+3. ``weak`` (only in mode ``"weak"``): the committed answer of a prose
+   conclusion, as step 4 reads it ("Therefore, there are 12 sequences."); else
+   for numeric answers the last math span of the last line or the last number
+   (``\\frac{a}{b}``, ``a/b``, decimals, percent, ``1 000`` with SI digit
+   groups) of the response; else the last non-empty line. An escaped ``\\$`` is
+   a dollar sign, never a math delimiter.
 4. ``reading`` (only in mode ``"reading"``): the committed final answer of a
    free-form prose solution ("Therefore, there are 412 ways."), read by
    :func:`mmpr_builder.labelers.reading.read_answer` with rules that prefer no
@@ -29,6 +35,10 @@ labels a response whose answer cannot be extracted as a *format negative*):
 The modes are :data:`EXTRACTION_MODES`: ``strict`` (1-2, the default: MMPR asks
 for a boxed answer and uses responses without one as format negatives),
 ``weak`` (1-3) and ``reading`` (1, 2, 4).
+
+In every mode the response ends at the first chat-template token
+(``<|im_start|>``, ``<|im_end|>``, ``<|endoftext|>``, ``<|eot_id|>``, ``</s>``
+...): what follows is a turn the model invented, not its answer.
 
 Whatever was found is cleaned by :func:`clean_answer` (``$...$``, ``\\text{}``,
 markdown and trailing punctuation removed). No answer is ``method="none"`` and
@@ -41,10 +51,11 @@ import re
 from dataclasses import dataclass
 
 from mmpr_builder.errors import ConfigError
+from mmpr_builder.labelers.boxes import BOX_RE, balanced_end, box_spans, boxed_list, find_boxed, last_box_run
 from mmpr_builder.registry import did_you_mean
 
 __all__ = ["Extraction", "EXTRACTION_MODES", "resolve_extraction", "find_boxed", "final_statement", "weak_answer",
-           "clean_answer", "extract_answer"]
+           "clean_answer", "extract_answer", "end_of_turn", "boxed_list"]
 
 EXTRACTION_MODES: tuple[str, ...] = ("strict", "weak", "reading")
 """Extraction modes (``labeler.extraction``): ``strict`` = boxed or explicit answer
@@ -83,100 +94,6 @@ class Extraction:
     text: str | None
     method: str
     detail: str
-
-
-_BOX_RE = re.compile(r"\\(?:boxed|fbox)\b")
-
-
-def _balanced_end(text: str, start: int) -> int | None:
-    """Index just past the ``}`` closing the ``{`` at ``start``; None if never closed."""
-    depth = 0
-    i, n = start, len(text)
-    while i < n:
-        c = text[i]
-        if c == "\\":
-            i += 2  # skip escaped char, e.g. \{ \} in sets
-            continue
-        if c == "{":
-            depth += 1
-        elif c == "}":
-            depth -= 1
-            if depth == 0:
-                return i + 1
-        i += 1
-    return None
-
-
-_BRACE_RE = re.compile(r"\\.|[{}]", re.DOTALL)
-_BARE_BOX_ARG_RE = re.compile(r"[^\s$\\]+")
-
-
-def _brace_pairs(text: str) -> dict[int, int]:
-    """``{index of '{': index just past its '}'}`` for every closed brace, in one pass."""
-    pairs: dict[int, int] = {}
-    stack: list[int] = []
-    for m in _BRACE_RE.finditer(text):
-        c = m.group(0)
-        if c == "{":
-            stack.append(m.start())
-        elif c == "}" and stack:
-            pairs[stack.pop()] = m.start() + 1
-    return pairs
-
-
-_PLACEHOLDERS = {"answer", "your answer", "final answer", "the answer", "...", "…", "?", "ans"}
-
-
-def _boxes(text: str) -> list[tuple[int, str, int]]:
-    """``(end index, content, start index)`` of every complete, non-empty, non-placeholder box."""
-    out: list[tuple[int, str, int]] = []
-    pairs: dict[int, int] | None = None
-    for m in _BOX_RE.finditer(text):
-        i = m.end()
-        while i < len(text) and text[i] == " ":
-            i += 1
-        if i < len(text) and text[i] == "{":
-            if pairs is None:
-                pairs = _brace_pairs(text)
-            end = pairs.get(i)
-            if end is None:
-                continue
-            inner = text[i + 1 : end - 1].strip()
-        else:
-            tok = _BARE_BOX_ARG_RE.match(text, i) if i > m.end() else None
-            inner, end = (tok.group(0).strip(), tok.end()) if tok else ("", i)
-        if inner and inner.lower() not in _PLACEHOLDERS:
-            out.append((end, inner, m.start()))
-    return out
-
-
-_BOX_JOIN_RE = re.compile(
-    r"(?:\s|\$|[,;&]|\\[,;:! ]|\\q?quad\b|\\[()\[\]]|\b(?:and|or)\b|[A-Za-z](?:_\{?\w+\}?)?\s*=|"
-    r"\\(?:text|mathrm|textrm)\s*\{\s*,?\s*(?:and|or)?\s*,?\s*\})*"
-)
-
-
-def _last_box_run(text: str, boxes: list[tuple[int, str, int]]) -> list[str]:
-    """Contents of the last boxes joined only by separators ("\\boxed{-2} and \\boxed{1}",
-    "\\boxed{1}\\boxed{2}", "x = \\boxed{3}, \\boxed{5}"): a response that boxes each
-    member of a set answer. Any other text between two boxes ends the run."""
-    run = [boxes[-1][1]]
-    for prev, cur in zip(reversed(boxes[:-1]), reversed(boxes[1:])):
-        gap = text[prev[0] : cur[2]]
-        if len(gap) > 40 or _BOX_JOIN_RE.fullmatch(gap) is None:
-            break
-        run.insert(0, prev[1])
-    return run
-
-
-def find_boxed(text: str) -> list[str]:
-    """Contents of every complete, non-empty ``\\boxed{...}``/``\\fbox{...}``, in order.
-
-    ``\\boxed 5`` (no braces) gives ``5``. Incomplete boxes (no closing brace)
-    and echoed placeholders (``\\boxed{}``, ``\\boxed{answer}``) are skipped.
-    Linear in ``len(text)`` (one pass matches all braces).
-    """
-    return [b[1] for b in _boxes(text)]
 
 
 # --- final-answer statements -------------------------------------------------
@@ -260,10 +177,11 @@ def final_statement(text: str) -> str | None:
 # --- weak fallback ---------------------------------------------------------------
 _NUMBER_TOKEN_RE = re.compile(  # a fraction keeps its sign; a digit glued to a word (AZYUK2A) is no number
     r"(?:-\s*)?\\[dt]?frac\s*\{[^{}]+\}\s*\{[^{}]+\}"
+    r"|(?<![A-Za-z\d,.])-?[1-9]\d{0,2}(?:[ \u00a0\u202f]\d{3})+(?![\d,]|\.\d)"  # SI digit groups: 1 000, 12 345 678
     r"|(?<![A-Za-z])-?\d[\d,]*(?:\.\d+)?(?:\s*/\s*\d+(?:\.\d+)?)?\s*(?:\\?%|percent)?"
     r"|-?\.\d+"
 )
-_MATH_SPAN_RE = re.compile(r"\$\$?([^$]+)\$\$?|\\\((.+?)\\\)")
+_MATH_SPAN_RE = re.compile(r"(?<!\\)\$\$?((?:\\.|[^$\\])+)\$\$?|\\\((.+?)\\\)")  # \$ is a dollar sign
 
 
 def weak_answer(text: str, numeric: bool) -> str | None:
@@ -291,12 +209,12 @@ _WRAPPERS = (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"), ("**", "*
 
 def _unbox(s: str) -> str:
     """``\\boxed{X}`` -> ``X`` when the box spans all of ``s``."""
-    m = _BOX_RE.match(s)
+    m = BOX_RE.match(s)
     if m:
         i = m.end()
         while i < len(s) and s[i] == " ":
             i += 1
-        if i < len(s) and s[i] == "{" and _balanced_end(s, i) == len(s):
+        if i < len(s) and s[i] == "{" and balanced_end(s, i) == len(s):
             return s[i + 1 : -1].strip()
     return s
 
@@ -324,6 +242,21 @@ def clean_answer(s: str) -> str:
         if s == before:
             break
     return s
+
+
+_TURN_END_RE = re.compile(
+    r"<\|(?:im_start|im_end|endoftext|end_of_text|eot_id|eom_id|start_header_id|end|user|assistant|system)\|>"
+    r"|</s>|<end_of_turn>|<start_of_turn>"
+)
+
+
+def end_of_turn(response: str) -> str:
+    """``response`` up to its first chat-template token (``<|im_start|>``, ``<|im_end|>``,
+    ``<|endoftext|>``, ``<|eot_id|>``, ``</s>``, ``<end_of_turn>`` ...); what follows
+    such a token is a turn the model invented, never its answer (Math-Verify's
+    suite has "... I hope it is correct. <|im_start|>user")."""
+    m = _TURN_END_RE.search(response)
+    return response[: m.start()] if m else response
 
 
 _CORRECTION_RE = re.compile(r"\b(?:wait|actually|mistake|correction|re-?check\w*|wrong|instead)\b", re.IGNORECASE)
@@ -354,40 +287,44 @@ def extract_answer(response: str, *, allow_weak: bool = False, numeric: bool = F
         ConfigError: unknown ``mode`` (see :func:`resolve_extraction`).
     """
     mode = resolve_extraction(mode, allow_weak)
-    if not response or not response.strip():
+    response = end_of_turn(response or "")
+    if not response.strip():
         return Extraction(None, "none", "empty response")
     found = _strict(response)
-    if mode == "reading":
-        from mmpr_builder.labelers.reading import read_answer  # reading builds on this module
+    if mode == "strict":
+        return found or Extraction(None, "none", "no \\boxed{} or final-answer statement (weak fallback off)")
+    from mmpr_builder.labelers.reading import read_answer  # reading builds on this module
 
+    if mode == "reading":
         return read_answer(response, strict=found, question=question, numeric=numeric, yes_no=yes_no)
     if found is not None:
         return found
-    if mode == "weak":
-        weak = weak_answer(response, numeric)
-        if weak is not None:
-            ans = clean_answer(weak)
-            if ans:
-                return Extraction(ans, "weak", "weak fallback: last %s" % ("number" if numeric else "line"))
-    off = "" if mode == "weak" else " (weak fallback off)"
-    return Extraction(None, "none", "no \\boxed{} or final-answer statement" + off)
+    read = read_answer(response, question=question, numeric=numeric, yes_no=yes_no)
+    if read.text is not None:
+        return Extraction(read.text, "weak", "weak fallback: prose conclusion, %s" % read.detail)
+    weak = weak_answer(response, numeric)
+    ans = clean_answer(weak) if weak is not None else ""
+    if ans:
+        return Extraction(ans, "weak", "weak fallback: last %s" % ("number" if numeric else "line"))
+    return Extraction(None, "none", "no \\boxed{}, final-answer statement, conclusion or number")
 
 
 def _strict(response: str) -> Extraction | None:
     """Boxed answer or explicit final-answer statement (steps 1-2 of the module doc), or None."""
-    boxes = _boxes(response)
+    boxes = box_spans(response)
     stmt = _statement(response)
     box_ans = clean_answer(boxes[-1][1]) if boxes else ""
-    if stmt is not None and stmt[1] and boxes and stmt[0] >= boxes[-1][0] and _CORRECTION_RE.search(
-        response, boxes[-1][0], stmt[0]
-    ):
-        # "\\boxed{C} ... Wait, that is wrong ... Final answer: D": a self-correction after the box wins
+    if stmt is not None and stmt[1] and boxes and stmt[0] >= boxes[-1][0]:
         ans = clean_answer(stmt[2])
-        if ans:
-            return Extraction(ans, "statement", "final-answer statement after the last \\boxed{}")
+        if ans and _CORRECTION_RE.search(response, boxes[-1][0], stmt[0]):
+            # "\\boxed{C} ... Wait, that is wrong ... Final answer: D": a self-correction after the box wins
+            return Extraction(ans, "statement", "final-answer statement after the last \\boxed{} and a correction")
+        if ans and _OWN_VALUE_RE.search(ans) and not _mentions(ans, box_ans):
+            # "\\boxed{255} ... Final Answer: The final answer is $10,455$": the box was a step
+            return Extraction(ans, "statement", "final-answer statement with another value after the last \\boxed{}")
     if box_ans:
         n = len(boxes)
-        run = [a for a in (clean_answer(b) for b in _last_box_run(response, boxes)) if a] if n > 1 else []
+        run = [a for a in (clean_answer(b) for b in last_box_run(response, boxes)) if a] if n > 1 else []
         if len(run) > 1:
             return Extraction(", ".join(run), "boxed", "last %d of %d \\boxed{} read together" % (len(run), n))
         return Extraction(box_ans, "boxed", "last of %d \\boxed{}" % n if n > 1 else "\\boxed{}")
@@ -396,6 +333,20 @@ def _strict(response: str) -> Extraction | None:
         if ans and not _NEGATED_ANSWER_RE.match(ans):  # "the answer is not 5" states no answer (issue 13)
             return Extraction(ans, "statement", "final-answer statement")
     return None
+
+
+_OWN_VALUE_RE = re.compile(r"\d|\\[A-Za-z]+|[=^_]")
+
+
+def _squash(s: str) -> str:
+    """``s`` without white space, ``$`` and thousands commas (for "does the box appear in it")."""
+    return re.sub(r"[\s$]|(?<=\d),(?=\d{3})|\\[,;!]", "", s)
+
+
+def _mentions(text: str, value: str) -> bool:
+    """``value`` appears in ``text`` as a whole token (``200`` is not in ``5,200``)."""
+    v = _squash(value)
+    return bool(v) and re.search(r"(?<![\w.])" + re.escape(v) + r"(?![\w]|\.\d)", _squash(text)) is not None
 
 
 _NEGATED_ANSWER_RE = re.compile(r"(?:not|never)\s+(?:equal\s+to\s+)?[-+$\\(]*\d", re.IGNORECASE)  # "not 5", not "not A but B"

@@ -4,7 +4,11 @@ Issue 13, part 2. Ground truths come from many datasets and are not always a
 bare value. Rules, applied in this order (each source is the issue's held-out
 set of wordy ground truths and Math-Verify's test golds):
 
-1. **Worked solution**: a ground truth holding ``\\boxed{}``, or prose of more
+1. **Boxed values**: a short ground truth (at most :data:`MAX_WORDS` words
+   outside its boxes) whose boxes form one list (:func:`.extract.boxed_list`:
+   short gaps naming "and"/"or"/","/";") lists them all ("\\boxed{1} papers
+   and \\boxed{2} bins" is the list ``1, 2``).
+   **Worked solution**: a ground truth holding ``\\boxed{}``, or prose of more
    than :data:`MAX_WORDS` words outside math, stands for its final answer as
    :func:`.extract.extract_answer` reads it (strict: the last box, several
    boxes joined only by separators, or a final-answer statement), as
@@ -36,7 +40,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from mmpr_builder.labelers.extract import clean_answer, extract_answer
+from mmpr_builder.labelers.extract import boxed_list, clean_answer, extract_answer
 from mmpr_builder.labelers.members import split_members
 from mmpr_builder.labelers.numeric import parse_number
 
@@ -84,6 +88,7 @@ _FIRST_WORD_RE = re.compile(r"^\W*([A-Za-z]+)(?:\s*[.!]?\s*$|\s*[,.;:!]\s+\S)") 
 _MATHY_RE = re.compile(r"\\[A-Za-z]+|[\^_{}=<>≤≥√π∞+*/]|\d\s*[A-Za-z]|[A-Za-z]\s*[-+]\s*\d|\bsqrt\b|\bpi\b")
 
 
+_BOX_SPAN_RE = re.compile(r"\\(?:boxed|fbox)\s*\{(?:[^{}]|\{[^{}]*\})*\}")
 _MATH_SPAN_RE = re.compile(r"\$[^$]*\$|\\\(.*?\\\)|\\\[.*?\\\]", re.DOTALL)
 _WORD_RE = re.compile(r"[A-Za-z]{2,}")
 _ENV_RE = re.compile(
@@ -170,7 +175,11 @@ def strip_sentence(text: str) -> str:
 @lru_cache(maxsize=4096)
 def _normalize(text: str) -> GroundTruth:
     s = text.strip()
-    if "\\boxed" in s or "\\fbox" in s or prose_words(s) > MAX_WORDS:
+    boxed = "\\boxed" in s or "\\fbox" in s
+    listed = boxed_list(s) if boxed and prose_words(_BOX_SPAN_RE.sub(" ", s)) <= MAX_WORDS else []
+    if listed:
+        s = ", ".join(clean_answer(b) for b in listed)  # "\\boxed{1} papers and \\boxed{2} bins": each box is a value
+    elif boxed or prose_words(s) > MAX_WORDS:
         found = extract_answer(s).text
         s = found if found else s
     s = clean_answer(s)

@@ -12,7 +12,8 @@ Math-Verify (huggingface/Math-Verify, run in a worker process, see
 3. Relations compare as relations: an inequality never matches a value or an
    equation; an equation matches a value only when its left side names the
    answer (``x = 5`` ~ ``5``; ``a + 3z = 0`` !~ ``0``, ``p + q = 7`` !~ ``7``).
-4. Two plain numbers are compared by :mod:`.numeric` (exact rationals, no CAS);
+4. Two plain numbers are compared by :mod:`.numeric` (exact rationals, no CAS;
+   ``1,22`` against ``1.22`` is a decimal comma, :func:`.numeric.decimal_comma_as_point`);
    a number Math-Verify calls equal must also pass the exact/relative check
    (``rel_tol``), so tiny values are never equal by rounding.
 5. An answer that is a sentence (a negation, or :data:`MAX_PROSE_WORDS` words
@@ -31,7 +32,7 @@ from mmpr_builder.labelers.ground_truth import prose_words
 from mmpr_builder.labelers.mathprep import is_simple_lhs, prepare, relation
 from mmpr_builder.labelers.mathworker import get_worker
 from mmpr_builder.labelers.members import MAX_MEMBERS, match_members, split_members
-from mmpr_builder.labelers.numeric import DEFAULT_REL_TOL, numbers_match, parse_number
+from mmpr_builder.labelers.numeric import DEFAULT_REL_TOL, decimal_comma_as_point, numbers_match, parse_number
 
 __all__ = ["compare_math", "math_verify_check", "verify_math_candidates", "MAX_PROSE_WORDS"]
 
@@ -68,6 +69,18 @@ def math_verify_check(gold: str, pred: str, timeout_s: float, rel_tol: float) ->
     return res
 
 
+_DIGIT_GAP_RE = re.compile(r"(?<=\d)\s+(?=\d)")
+
+
+def _same_text(p: str, g: str) -> bool:
+    """Equal after dropping spacing and ``\\left``/``\\right``; a plain space between two
+    digits is kept (``1 2`` is two numbers, never ``12``)."""
+    def norm(s: str) -> str:
+        return _LATEX_NOISE.sub("", _DIGIT_GAP_RE.sub("|", s)).replace("dfrac", "frac")
+
+    return norm(p) == norm(g)
+
+
 def _numeric_side(side: str) -> bool:
     """A side made of numbers and operators only (``3 + 4`` in ``3 + 4 = 7``)."""
     bare = _CMD_RE.sub("", side)
@@ -98,7 +111,7 @@ def _scalar(p: str, g: str, rel_tol: float, timeout_s: float) -> tuple[bool | No
     if pn is not None and gn is not None:
         ok = numbers_match(gn, pn, rel_tol)
         return ok, "number %s %s %s" % (p, "equals" if ok else "differs from", g)
-    if _LATEX_NOISE.sub("", p).replace("dfrac", "frac") == _LATEX_NOISE.sub("", g).replace("dfrac", "frac"):
+    if _same_text(p, g):
         return True, "same expression"
     ok, note = math_verify_check(g, p, float(timeout_s), float(rel_tol))
     return ok, note
@@ -119,7 +132,7 @@ def compare_math(pred: str, gold: str, rel_tol: float = DEFAULT_REL_TOL, timeout
     """
     if (_NEGATION_RE.search(pred) or prose_words(pred) >= MAX_PROSE_WORDS) and _LATEX_NOISE.sub("", pred) != _LATEX_NOISE.sub("", gold):
         return False, "the answer is a sentence, not a math expression"  # never let Math-Verify pick a number out of prose
-    p, g = prepare(pred), prepare(gold)
+    p, g = prepare(decimal_comma_as_point(pred, gold)), prepare(decimal_comma_as_point(gold, pred))
     if any(t in s for s in (p, g) for t in ("\\pm", "\\mp", "±")):
         return _scalar(p, g, rel_tol, timeout_s)
     pm, pform = split_members(p)

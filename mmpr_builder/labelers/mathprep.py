@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 import re
 
-__all__ = ["prepare", "strip_remark", "relation", "Relation", "is_simple_lhs", "binomial_value", "MAX_BINOM_N"]
+__all__ = ["prepare", "strip_remark", "relation", "Relation", "top_level_spans", "is_simple_lhs", "binomial_value", "MAX_BINOM_N"]
 
 MAX_BINOM_N = 10_000
 """Binomials with a larger top argument are left to Math-Verify (no exact evaluation here)."""
@@ -152,34 +152,55 @@ _NORM_OP = {"\\le": "<=", "\\leq": "<=", "\\leqslant": "<=", "\\lesssim": "<=", 
             "=": "=", "\\approx": "~", "≈": "~"}
 
 
-def relation(text: str) -> Relation:
-    """Split ``text`` at its top-level relation signs (outside ``() [] {}`` and
-    ``\\left( ... \\right)``); ``\\le``/``<=``/``≤`` are all ``<=`` and so on.
+def top_level_spans(text: str, token: re.Pattern) -> list[tuple[int, int]]:
+    """Spans ``(start, end)`` of the non-empty matches of ``token`` that start outside
+    brackets, scanning left to right without overlap.
 
-    Returns:
-        A :class:`Relation`; no sign gives ``ops == ()`` and one part. Pure;
-        never raises.
+    Brackets are ``( ) [ ] { }`` and the LaTeX set braces ``\\{ \\}``; any other
+    escape (``\\,``, ``\\left``, ``\\(``) is skipped whole unless ``token``
+    matches at its backslash (``\\le``, ``\\quad``). The one bracket scanner of
+    :func:`relation` and :mod:`.members`. Pure; linear in ``len(text)`` for a
+    token regex that matches in bounded time.
     """
-    ops, parts, depth, last = [], [], 0, 0
-    i = 0
-    while i < len(text):
+    spans: list[tuple[int, int]] = []
+    depth, i, n = 0, 0, len(text)
+    while i < n:
         c = text[i]
         if c == "\\" and text.startswith(("\\{", "\\}"), i):
             depth += 1 if text[i + 1] == "{" else -1
+            i += 2
+            continue
+        if depth == 0:
+            m = token.match(text, i)
+            if m and m.end() > i:
+                spans.append((i, m.end()))
+                i = m.end()
+                continue
+        if c == "\\":
             i += 2
             continue
         if c in _OPEN:
             depth += 1
         elif c in _CLOSE:
             depth -= 1
-        elif depth == 0:
-            m = _REL_TOKEN_RE.match(text, i)
-            if m:
-                ops.append(_NORM_OP.get(m.group(0).replace("slant", ""), _NORM_OP.get(m.group(0), "=")))
-                parts.append(text[last:i].strip())
-                last = i = m.end()
-                continue
         i += 1
+    return spans
+
+
+def relation(text: str) -> Relation:
+    """Split ``text`` at its top-level relation signs (outside ``() [] {}``, ``\\{ \\}`` and
+    ``\\left( ... \\right)``, :func:`top_level_spans`); ``\\le``/``<=``/``≤`` are all ``<=`` and so on.
+
+    Returns:
+        A :class:`Relation`; no sign gives ``ops == ()`` and one part. Pure;
+        never raises.
+    """
+    ops, parts, last = [], [], 0
+    for a, b in top_level_spans(text, _REL_TOKEN_RE):
+        tok = text[a:b]
+        ops.append(_NORM_OP.get(tok.replace("slant", ""), _NORM_OP.get(tok, "=")))
+        parts.append(text[last:a].strip())
+        last = b
     parts.append(text[last:].strip())
     return Relation(tuple(ops), tuple(parts))
 
@@ -189,17 +210,12 @@ _CALL_ARGS_RE = re.compile(r"(?<=[A-Za-z])\s*\([^()]*\)")
 _COMMAND_RE = re.compile(r"\\[A-Za-z]+")
 
 
+_SUM_SIGN_RE = re.compile(r"[+-]")
+
+
 def _top_level_sum(s: str) -> bool:
     """A ``+`` or binary ``-`` outside brackets (``a + 3z``, ``x - y``)."""
-    depth = 0
-    for k, c in enumerate(s):
-        if c in "([{":
-            depth += 1
-        elif c in ")]}":
-            depth -= 1
-        elif c in "+-" and depth == 0 and s[:k].strip():
-            return True
-    return False
+    return any(s[:a].strip() for a, _ in top_level_spans(s, _SUM_SIGN_RE))
 
 
 def is_simple_lhs(lhs: str) -> bool:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
+from mmpr_builder.labelers.mathprep import top_level_spans
 from mmpr_builder.labelers.numeric import parse_number
 
 __all__ = ["split_members", "match_members", "MAX_MEMBERS"]
@@ -40,28 +41,7 @@ _SET_CLOSE_RE = re.compile(r"(?:\\right\s*)?\\\}$")
 
 def _balanced_top(text: str) -> list[tuple[int, int]]:
     """Spans of top-level separators in ``text`` (outside brackets of any kind)."""
-    spans, depth, i = [], 0, 0
-    while i < len(text):
-        c = text[i]
-        if c == "\\" and text.startswith(("\\{", "\\}"), i):
-            depth += 1 if text[i + 1] == "{" else -1
-            i += 2
-            continue
-        if c == "\\" and not (depth == 0 and (m := _SEP_RE.match(text, i)) and m.end() > i):
-            i += 2  # an escape (\, \; \! \left ...) is never a separator by its second character
-            continue
-        if c in "([{":
-            depth += 1
-        elif c in ")]}":
-            depth -= 1
-        elif depth == 0 and (c in ",; \\" or text.startswith(("and", "or"), i)):
-            m = _SEP_RE.match(text, i)
-            if m and m.end() > i:
-                spans.append((m.start(), m.end()))
-                i = m.end()
-                continue
-        i += 1
-    return spans
+    return top_level_spans(text, _SEP_RE)
 
 
 def _wrapped(text: str, opener: str, closer: str) -> bool:

@@ -4,7 +4,9 @@ Policy (documented once, used by the ``number``, ``math`` and ``relaxed`` verifi
 
 - Values are exact rationals (:class:`fractions.Fraction`): ``3/4``,
   ``\\frac{3}{4}``, ``0.75`` and ``75%`` are compared exactly, never as floats.
-- Thousands separators (``1,234``, ``1{,}234``, ``12\\,000``), currency (``$``,
+- Thousands separators (``1,234``, ``1{,}234``, ``12\\,000``, and a plain space
+  between SI digit groups when the groups are the whole answer: ``1 000``,
+  ``12 345.5``; SI Brochure 5.4.4), currency (``$``,
   ``€``, ``£``, ``¥``, ``\\$``), units and degree signs after the number are ignored;
   ``3 \\times 10^{8}`` and ``3e8`` are scientific notation; number words
   (``twelve``) are read for answers made of one word.
@@ -29,6 +31,11 @@ Policy (documented once, used by the ``number``, ``math`` and ``relaxed`` verifi
   or more digits and one comma is followed by 1-2 digits (``1000,99`` =
   1000.99). Any other comma between digits (``2,5``, ``-2,1``, ``1, 234``) is a
   list, not a number (None): a list is never read as one of its members.
+  One exception, for a comma that is neither of the above and joins two digit
+  runs with nothing else around them (``1,22``, ``2,74``, ``-2,1``): compared
+  with a number written with a decimal point, it is that number's decimal
+  comma (``1,22`` ~ ``1.22``; ``2,74`` !~ ``274``); see :func:`decimal_comma_as_point`.
+  (Math-Verify reads ``d,dd`` in plain text as a decimal comma.)
 - **Not a number** (issue 13): a function value (``sqrt(2)``, ``log 8``,
   ``f(4)``, ``\\sqrt{2}``) is never its argument; a relation (``n >= 7``) or an
   equation whose left side is not a plain variable (``a+3z=0``) is never one of
@@ -50,7 +57,7 @@ from fractions import Fraction
 
 from mmpr_builder.labelers.mathprep import binomial_value, is_simple_lhs, prepare, relation
 
-__all__ = ["Number", "parse_number", "numbers_match", "is_plain_number", "DEFAULT_REL_TOL"]
+__all__ = ["Number", "parse_number", "numbers_match", "is_plain_number", "decimal_comma_as_point", "DEFAULT_REL_TOL"]
 
 DEFAULT_REL_TOL = 1e-3
 """Default relative tolerance (0.1%, the reference scorer's numeric mode)."""
@@ -125,6 +132,7 @@ _LEAD_RE = re.compile(
 )
 
 
+_SI_GROUPS_RE = re.compile(r"^-?[1-9]\d{0,2}(?:[ \u00a0]\d{3})+(?:\.\d+)?$")  # 1 000, 12 345 678.5
 _NUMERIC_LHS_RE = re.compile(r"^[\d\s+\-*/().,]+$")
 
 
@@ -147,6 +155,8 @@ def _normalise(text: str) -> str | None:
             return None  # "a+3z=0", "x = 3 = y": an equation, not a value; "x = 3 or x = -3" stays a hedge
         s = rel.parts[1]
     s = _LEAD_RE.sub("", s.strip()).strip()
+    if _SI_GROUPS_RE.match(s):
+        s = re.sub(r"[ \u00a0]", "", s)
     m = _DEC_COMMA_RE.match(s)
     if m:
         s = "%s.%s" % (m.group(1) or m.group(3), m.group(2) or m.group(4))
@@ -230,6 +240,22 @@ def parse_number(text: str) -> Number | None:
     if found and all(f.candidates() == found[0].candidates() for f in found):
         return found[0]
     return None
+
+
+_BARE_COMMA_RE = re.compile(r"^(-?\d+),(\d+)$")
+_POINT_DECIMAL_RE = re.compile(r"^-?\d*\.\d+$")
+
+
+def decimal_comma_as_point(text: str, other: str) -> str:
+    """``text`` with its comma read as a decimal point (``1,22`` -> ``1.22``) when ``text``
+    is two digit runs joined by a comma that :func:`parse_number` does not read
+    (not a thousands separator, not ``0,ddd``) and ``other`` is a number written
+    with a decimal point; else ``text`` unchanged (module doc, decimal commas). Pure."""
+    t, o = text.strip(), other.strip()
+    m = _BARE_COMMA_RE.match(t)
+    if m and _POINT_DECIMAL_RE.match(o) and parse_number(t) is None:
+        return "%s.%s" % (m.group(1), m.group(2))
+    return text
 
 
 def is_plain_number(text: str) -> bool:

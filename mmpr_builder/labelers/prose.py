@@ -7,22 +7,52 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["sentences", "cut_off_reason", "HEDGE_RE", "OR_RE", "MATH_SPAN_RE", "CURRENCY_RE"]
+__all__ = ["sentences", "cut_off_reason", "mark_currency", "HEDGE_RE", "OR_RE", "MATH_SPAN_RE", "CURRENCY_RE"]
 
 MATH_SPAN_RE = re.compile(r"\$\$.+?\$\$|\$(?:[^$\n]|\n(?!\s*\n))+\$|\\\(.+?\\\)|\\\[.+?\\\]", re.DOTALL)
 """A math span: ``$$...$$``, ``$...$`` (not across a blank line), ``\\(...\\)``, ``\\[...\\]``."""
 CURRENCY_RE = re.compile(r"(?<![\\$\w])\$(?=\d[\d,]*(?:\.\d+)?(?:\s+[A-Za-z]|[,.;:!?]?(?:\s|$)))")
-"""A currency sign, not a math delimiter: "$1000 invested", "costs $80."."""
-_SPLIT_RE = re.compile(r"(?<=[.!?])[*_)\"”]*\s+(?=\S)|\n\s*\n|\n(?=\s*(?:[-*+]\s|\d+[.)]\s|#))")
+"""A dollar sign before an amount: "$1000 invested", "costs $80." (a currency sign unless
+:func:`mark_currency` finds it opens a math span)."""
+_MATHY_SPAN_RE = re.compile(r"\\[A-Za-z]+|[\^_{}]|(?<![A-Za-z])[a-zA-Z](?![A-Za-z])")
+_PROSE_WORD_RE = re.compile(r"(?<!\\)\b[A-Za-z]{2,}\b")
+
+
+def mark_currency(text: str, repl: str = "USD ") -> str:
+    """``text`` with each currency ``$`` (:data:`CURRENCY_RE`) replaced by ``repl``.
+
+    A ``$`` before a number opens a math span instead when the next ``$`` on its
+    line closes a span that is math, not prose: LaTeX commands, ``^``/``_``/braces
+    or a one-letter variable, and no word of two letters outside commands
+    (``$1, 1+d, 1+2d, \\dots$`` is math; ``$10,000 + $200`` and ``$5 and the
+    other costs $x$`` are money). Pure; linear in ``len(text)``.
+    """
+    out, last, skip_to = [], 0, -1
+    for m in CURRENCY_RE.finditer(text):
+        if m.start() < skip_to:
+            continue
+        close = text.find("$", m.end())
+        inner = text[m.end():close] if close >= 0 and text.find("\n", m.end(), close) < 0 else None
+        if inner is not None and _MATHY_SPAN_RE.search(inner) and not _PROSE_WORD_RE.search(re.sub(r"\\[A-Za-z]+", " ", inner)):
+            skip_to = close + 1  # "$1, 1+d, ... \\dots$" is a math span
+            continue
+        out.append(text[last:m.start()] + repl)
+        last = m.end()
+    return "".join(out) + text[last:]
+
+
+_SPLIT_RE = re.compile(r"(?<=[.!?\x02])[*_)\"”]*\s+(?=\S)|\n\s*\n|\n(?=\s*(?:[-*+]\s|\d+[.)]\s|#))")
 _ABBREV_END_RE = re.compile(r"(?:\b(?:e\.g|i\.e|etc|vs|approx|cf|Fig|Eq|No)\.|\b[A-Z]\.)$")
-_UNMASK_RE = re.compile(r"\x00(\d+)\x01")
+_UNMASK_RE = re.compile(r"\x00(\d+)[\x01\x02]")
+_SPAN_END_STOP_RE = re.compile(r"[.!?]\s*(?:\$\$?|\\\)|\\\])$")  # "... = 2.$$": the display ends the sentence
 
 
 def sentences(text: str) -> list[str]:
     """Split ``text`` into sentences; math spans are never split (``$3.5$``, display math).
 
     Boundaries: ``.``/``!``/``?`` followed by white space (not after "e.g.",
-    "i.e.", an initial), blank lines, and list items. Line breaks inside a
+    "i.e.", an initial), also at the end of a math span (``$$x = 2.$$ So``),
+    blank lines, and list items. Line breaks inside a
     paragraph join (a display equation belongs to the sentence it ends).
     White space inside a sentence is collapsed.
     """
@@ -30,7 +60,7 @@ def sentences(text: str) -> list[str]:
 
     def keep(m: re.Match) -> str:
         spans.append(m.group(0))
-        return "\x00%d\x01" % (len(spans) - 1)
+        return "\x00%d%s" % (len(spans) - 1, "\x02" if _SPAN_END_STOP_RE.search(m.group(0)) else "\x01")
 
     masked = MATH_SPAN_RE.sub(keep, text)
     out: list[str] = []

@@ -63,10 +63,10 @@ import re
 
 from mmpr_builder.labelers.extract import Extraction, clean_answer
 from mmpr_builder.labelers.hygiene import repetition_share
-from mmpr_builder.labelers.prose import CURRENCY_RE, HEDGE_RE, OR_RE, cut_off_reason, sentences
+from mmpr_builder.labelers.prose import HEDGE_RE, OR_RE, cut_off_reason, mark_currency, sentences
 from mmpr_builder.labelers.values import Question, candidates, choose_value, norm_num, read_question, related
 
-__all__ = ["read_answer", "claim_polarity", "LOOP_SHARE", "LOOP_TAIL_CHARS", "TAIL_CHARS"]
+__all__ = ["read_answer", "sentence_value", "claim_polarity", "LOOP_SHARE", "LOOP_TAIL_CHARS", "TAIL_CHARS"]
 
 LOOP_SHARE = 0.5
 """Share of repeated 4-grams in the tail above which output is a loop (as ``PairingConfig.repetition_threshold``)."""
@@ -208,7 +208,7 @@ def read_answer(response: str, *, strict: Extraction | None = None, question: st
             if pol is not None:
                 return Extraction(pol, strict.method, "%s; %s read as %s" % (strict.detail, how, pol))
         return strict
-    response = CURRENCY_RE.sub("USD ", response)
+    response = mark_currency(response)
     if repetition_share(response[-LOOP_TAIL_CHARS:], 4) > LOOP_SHARE:
         return Extraction(None, "none", "reading: output loops (repeated 4-grams in the tail)")
     cut = cut_off_reason(response)
@@ -242,13 +242,11 @@ def read_answer(response: str, *, strict: Extraction | None = None, question: st
     if opt:
         return Extraction("(%s)" % (opt.group(1) or opt.group(2)).upper(), "reading",
                           "conclusion %r: option claimed correct" % sent[:80])
-    main = _main_clause(sent)
-    cands = candidates(main, numeric, q, words=cue)
-    if _VALUE_NEG_RE.search(sent) or any(_BOUND_RE.search(main[:c.start]) for c in cands if not c.restated):
-        return Extraction(None, "none", "reading: the conclusion negates or bounds a value ('not 5', 'at least 4')")
     if any(_UNFINISHED_RE.search(x) for x in sents[idx + 1:]):
         return Extraction(None, "none", "reading: the solution goes on after the conclusion ('we still need ...')")
-    value, how = choose_value(main, cands, q)
+    value, how = _committed_value(sent, q, numeric, cue)
+    if value is None and how.startswith("the conclusion negates"):
+        return Extraction(None, "none", "reading: " + how)
     if value is None and not numeric:
         value, how = _phrase(sent), "the phrase after the last copula"
     if value is None:
@@ -262,6 +260,26 @@ def read_answer(response: str, *, strict: Extraction | None = None, question: st
     if not ans:
         return Extraction(None, "none", "reading: empty value")
     return Extraction(ans, "reading", "conclusion %r: %s" % (sent[:80], how))
+
+
+def _committed_value(sent: str, q: Question, numeric: bool, words: bool) -> tuple[str | None, str]:
+    """Rule 5 on one answer sentence: its single committed value, or ``(None, why)``."""
+    main = _main_clause(sent)
+    cands = candidates(main, numeric, q, words=words)
+    if _VALUE_NEG_RE.search(sent) or any(_BOUND_RE.search(main[:c.start]) for c in cands if not c.restated):
+        return None, "the conclusion negates or bounds a value ('not 5', 'at least 4')"
+    return choose_value(main, cands, q)
+
+
+def sentence_value(sent: str, question: str | None = None, numeric: bool = True) -> tuple[str | None, str]:
+    """The one value a sentence states as its answer, read with rules 4-5 of the module doc
+    ("Jane started growing Sphere 3 hours ago" -> ``3``); used on a final-answer
+    statement written as a sentence. ``(None, why)`` when it hedges, lists
+    alternatives, negates or bounds a value, or states several values. Pure."""
+    if HEDGE_RE.search(sent) or OR_RE.search(sent):
+        return None, "the sentence hedges or lists alternatives"
+    value, how = _committed_value(sent, read_question(question), numeric, True)
+    return (clean_answer(value) or None, how) if value is not None else (None, how)
 
 
 _VALUE_NEG_RE = re.compile(r"\b(?:not|no|never|cannot|neither|nor|none)\b|n['’]t\b", re.IGNORECASE)

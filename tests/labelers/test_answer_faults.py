@@ -216,3 +216,95 @@ CHOICE = [  # an explicit answer line naming an option wins over an earlier box 
 def test_choice_answer_line_beats_unrelated_box(response, gold, verdict):
     check = check_answer(response, gold, FOUR)
     assert check.verdict.value == verdict, check.reason
+
+
+# --- classes of Math-Verify's suite (issue 13, Done-when) -------------------------------------
+SI_GROUPS = [  # a plain space between SI digit groups is a thousands separator; nothing else is
+    ("Answer: 1 000", "1000", C),
+    ("Answer: 12 345 678", "12345678", C),
+    ("Answer: 1 000.5", "1000.5", C),
+    ("Answer: 1 000", "1", I),
+    ("Answer: 10 00", "1000", I),
+    ("Answer: 1 2", "12", I),
+]
+
+BARE_DECIMAL_COMMA = [  # d,dd against a number written with a point is a decimal comma; else a list
+    ("Answer: 1.22", "1,22", C),
+    ("\\boxed{2,74}", "2.74", C),
+    ("\\boxed{-2,1}", "-2.1", C),
+    ("\\boxed{2,74}", "274", I),
+    ("\\boxed{1,22}", "1.23", I),
+    ("\\boxed{2.5}", "2, 5", I),
+    ("\\boxed{1,2}", "2,1", C),
+]
+
+FINAL_AFTER_BOX = [  # a final-answer statement after the last box, with a value of its own, wins
+    ("Interest: $0.04 \\cdot 5000 = \\boxed{200}$.\n\nFinal Answer: The final answer is $5,200$.", "5200", C),
+    ("Interest: $0.04 \\cdot 5000 = \\boxed{200}$.\n\nFinal Answer: The final answer is $5,200$.", "200", I),
+    ("So \\boxed{12}.\n\nFinal answer: 12 apples", "12", C),
+    ("So \\boxed{12}.\n\n**Final Answer**\nsee above", "12", C),
+]
+
+STATEMENT_SENTENCE = [  # a final-answer statement written as a sentence stands for its one value
+    ("Final Answer: Ann started the race 4 hours ago. I hope it is correct.", "4", C),
+    ("Final Answer: Ann started the race 4 hours ago.", "5", I),
+    ("Final Answer: It took 3 or 4 hours.", "4", NOT_C),
+    ("Final Answer: The train is not 40 km away.", "40", NOT_C),
+    ("Final Answer: Between 10 and 20 people came.", "20", NOT_C),
+]
+
+TURN_END = [  # a chat-template token ends the response: what follows is an invented turn
+    ("So the count is \\boxed{4}.<|im_end|>\n<|im_start|>user\nNow try \\boxed{7}", "4", C),
+    ("So the count is \\boxed{4}.<|im_end|>\n<|im_start|>user\nNow try \\boxed{7}", "7", I),
+    ("Thus \\boxed{9}.</s>Answer: 2", "9", C),
+]
+
+BOXED_GOLD_LIST = [  # a short ground truth whose boxes are joined by a separator lists them all
+    ("\\boxed{3, 5}", "\\boxed{3} cats and \\boxed{5} dogs", C),
+    ("\\boxed{5}", "\\boxed{3} cats and \\boxed{5} dogs", I),
+    ("\\boxed{3, 5}", "\\boxed{3} then much later \\boxed{5}", I),
+]
+
+PART_LABELS = [  # boxes separated only by part labels are one multi-part answer
+    ("(a) \\boxed{2}, (b) \\boxed{5}", "2, 5", C),
+    ("$\\boxed{(3, 1)} \\text{ for part (a) and } \\boxed{(2, 2)}$", "(3, 1), (2, 2)", C),
+    ("\\boxed{4} for part (a) and \\boxed{9}", "9", I),
+]
+
+SUITE_TABLES = {
+    "si_groups": SI_GROUPS, "bare_decimal_comma": BARE_DECIMAL_COMMA, "final_after_box": FINAL_AFTER_BOX,
+    "statement_sentence": STATEMENT_SENTENCE, "turn_end": TURN_END, "boxed_gold_list": BOXED_GOLD_LIST,
+    "part_labels": PART_LABELS,
+}
+SUITE_ROWS = [(name, t, r, g, v) for name, rows in SUITE_TABLES.items() for r, g, v in rows for t in ("auto", "math")]
+
+
+@pytest.mark.parametrize("cls, answer_type, response, gold, verdict", SUITE_ROWS,
+                         ids=["%s-%s-%d" % (r[0], r[1], i) for i, r in enumerate(SUITE_ROWS)])
+def test_suite_fault_class(cls, answer_type, response, gold, verdict):
+    test_fault_class(cls, answer_type, response, gold, verdict)
+
+
+WORK = "We count the cases one at a time and check each of them carefully.\n\n"
+PROSE = [  # (mode, response, gold, verdict): answers stated in prose, read without a cue
+    # weak reads the conclusion before the last number/math span of the last line
+    ("weak", WORK + "We solve $d = \\frac{90}{n}$ for each divisor. Therefore, there are 12 such sequences.", "12", C),
+    ("weak", WORK + "We solve $d = \\frac{90}{n}$ for each divisor. Therefore, there are 12 such sequences.", "90", I),
+    ("weak", WORK + "So there are 12 sequences. I hope it is correct. <|im_start|>user", "12", C),
+    # an escaped \$ is a dollar sign, never a math delimiter
+    ("weak", WORK + "Both cost $\\$5 + \\$7 = \\$12$", "12", C),
+    ("weak", WORK + "Both cost $\\$5 + \\$7 = \\$12$", "5", I),
+    # a display ending with a period ends its sentence
+    ("reading", WORK + "Dividing, we get $$\\frac{a}{b} \\geq \\frac{2}{1}.$$ Therefore, the error grows by 100%.", "100%", C),
+    ("reading", WORK + "Dividing, we get $$\\frac{a}{b} \\geq \\frac{2}{1}.$$ Therefore, the error grows by 100%.", "2", I),
+    # a $ before a number opens a math span when its span is math, not money
+    ("reading", WORK + "The terms are $1, 1+d, 1+2d, \\dots$. Therefore, there are 12 such sequences.", "12", C),
+    ("reading", WORK + "He paid $10,000 + $200 in total. Therefore, he paid 10200 dollars.", "10200", C),
+]
+
+
+@pytest.mark.parametrize("mode, response, gold, verdict", PROSE)
+def test_prose_answers(mode, response, gold, verdict):
+    for answer_type in ("auto", "math"):
+        check = check_answer(response, gold, answer_type=answer_type, extraction=mode, timeout_s=30)
+        assert check.verdict.value == verdict, (answer_type, check.reason)

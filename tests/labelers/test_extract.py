@@ -87,8 +87,11 @@ def test_weak_fallback_only_when_allowed():
     assert extract_answer(text).text is None
     weak = extract_answer(text, allow_weak=True, numeric=True)
     assert (weak.text, weak.method) == ("28", "weak")
+    # a prose conclusion is read first (reading rules), then the last line
     line = extract_answer("Some reasoning.\n\n- Therefore, option C is correct.", allow_weak=True)
-    assert (line.text, line.method) == ("Therefore, option C is correct", "weak")
+    assert (line.text, line.method) == ("(C)", "weak")
+    line = extract_answer("Some reasoning about it.\n\n- A red bus", allow_weak=True)
+    assert (line.text, line.method) == ("A red bus", "weak")
     assert weak_answer("x is $\\frac{\\pi}{4}$", numeric=True) == "\\frac{\\pi}{4}"
     assert weak_answer("nothing numeric", numeric=True) is None
 

@@ -140,3 +140,17 @@ def test_suite_harness_reads_pairs_and_skips_non_default_settings(tmp_path, caps
     assert mod.main(["--repo", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "[math] agreement 3/3 = 100.0%; false correct: 0" in out and "[auto] agreement 3/3" in out
+
+
+def test_mathverify_suite_agreement(mathverify_repo, capsys):
+    """Issue 13, Done-when: on Math-Verify's own pairs (default settings), no false "correct"
+    and >= 97% agreement for answer types ``math`` and ``auto``."""
+    mod = _harness()
+    pairs, _ = mod.collect(mathverify_repo)
+    assert len(pairs) >= 200, "too few pairs read from %s" % mathverify_repo
+    status = mod.main(["--repo", str(mathverify_repo), "--min-agreement", "0.97"])
+    out = capsys.readouterr().out
+    for kind in ("math", "auto"):
+        line = next(ln for ln in out.splitlines() if ln.startswith("[%s] agreement" % kind))
+        assert "false correct: 0;" in line, out
+    assert status == 0, out

@@ -6,7 +6,7 @@ import pytest
 
 from mmpr_builder.errors import ConfigError
 from mmpr_builder.labelers import Verdict, check_answer
-from mmpr_builder.labelers.extract import EXTRACTION_MODES, extract_answer, resolve_extraction
+from mmpr_builder.labelers.extract import EXTRACTION_MODES, extract_answer, resolve_extraction, weak_answer
 from mmpr_builder.labelers.prose import sentences
 from mmpr_builder.labelers.reading import claim_polarity, read_answer
 
@@ -119,7 +119,10 @@ def test_strict_evidence_comes_first_and_is_unchanged():
 
 def test_sentences_keep_math_and_abbreviations():
     text = "We use $3.5 \\cdot 2 = 7$. It is e.g. the case.\n\n$$\nx = 1.\n$$\nSo x is 1."
-    assert sentences(text) == ["We use $3.5 \\cdot 2 = 7$.", "It is e.g. the case.", "$$ x = 1. $$ So x is 1."]
+    assert sentences(text) == ["We use $3.5 \\cdot 2 = 7$.", "It is e.g. the case.", "$$ x = 1. $$", "So x is 1."]
+    # a display that does not end with a period belongs to the sentence around it
+    assert sentences("We get\n$$x = 1$$\nso x is 1.") == ["We get $$x = 1$$ so x is 1."]
+    assert sentences("Hence $$y = 2.$$ Therefore, y is 2.") == ["Hence $$y = 2.$$", "Therefore, y is 2."]
 
 
 def test_wrong_span_from_the_issue_is_not_correct():
@@ -127,7 +130,9 @@ def test_wrong_span_from_the_issue_is_not_correct():
     q = "How many ways can 5 people be seated around a table?"
     text = WORK + "So there are 24 ways to seat the 5 people."
     assert check_answer(text, "5", question=q, extraction="reading").verdict is Verdict.INCORRECT
-    assert check_answer(text, "5", question=q, extraction="weak").verdict is Verdict.CORRECT  # the fault
+    # the fault of the last-number fallback; weak now reads the prose conclusion first
+    assert weak_answer(text, numeric=True) == "5"
+    assert check_answer(text, "5", question=q, extraction="weak").verdict is Verdict.INCORRECT
     expr = WORK + "Hence the number of strings is 3^(k+1)."
     assert check_answer(expr, "1", extraction="reading").verdict is not Verdict.CORRECT
 
