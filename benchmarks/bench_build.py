@@ -42,7 +42,7 @@ def repeated_items(src: Path, n: int, dest: Path) -> Path:
 def throughput(args, tmp: Path) -> None:
     from mmpr_builder.build import run_build
     from mmpr_builder.build_config import assemble
-    from mmpr_builder.engine import Engine
+    from mmpr_builder.engines.vllm import Engine
     from mmpr_builder.models.aliases import resolve_model
 
     data = repeated_items(REPO / "sample_data" / "mathqa" / "items.jsonl", args.items, tmp / "items.jsonl")

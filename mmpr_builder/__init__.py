@@ -16,7 +16,8 @@ _LAZY = {
     "run_build": "mmpr_builder.build",
     "BuildConfig": "mmpr_builder.build_config",
     "check_answer": "mmpr_builder.labelers.answers",
-    "Engine": "mmpr_builder.engine",
+    "Engine": "mmpr_builder.engines.vllm",
+    "make_engine": "mmpr_builder.engines",
     "pair_features": "mmpr_builder.schema",
     "resolve_model": "mmpr_builder.models.aliases",
 }

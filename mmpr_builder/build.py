@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 def make_provenance(cfg: BuildConfig, *, model_name: str) -> Provenance:
     """The run's :class:`Provenance`: recipe, versions, model, resolved dtype, engine arguments, seed."""
     from mmpr_builder import __version__
-    from mmpr_builder.engine import is_cpu_build
+    from mmpr_builder.engines.vllm import is_cpu_build
     from mmpr_builder.hardware import resolve_dtype
 
     engine = dataclasses.asdict(cfg.engine)
@@ -78,7 +78,7 @@ def run_build(cfg: BuildConfig, *, engine=None, progress: bool = True) -> dict[s
         OutputError: ``out_dir`` holds a run with other settings (use ``overwrite``).
     """
     from mmpr_builder.output.card import write_card
-    from mmpr_builder.engine import Engine
+    from mmpr_builder.engines import make_engine
     from mmpr_builder.labeling import ItemLabeler
     from mmpr_builder.models.aliases import resolve_model
     from mmpr_builder.output.progress import RunProgress
@@ -114,7 +114,7 @@ def run_build(cfg: BuildConfig, *, engine=None, progress: bool = True) -> dict[s
                          on_shard_closed=(lambda shard: pusher.push_shard(out_dir, shard)) if pusher else None)
     if pusher:  # shards committed locally by an earlier run but never uploaded
         pusher.push_pending(out_dir, writer.shards)
-    engine = engine or Engine(resolve_model(run.model), cfg.engine, seed=run.seed)
+    engine = engine or make_engine(resolve_model(run.model), cfg.engine, seed=run.seed)
     labeler = ItemLabeler(recipe, provenance, engine.tokenizer)
     tracker = RunProgress(out_dir, total=run.limit, committed=writer.item_outcomes(),
                           committed_errors=sum(writer.error_counts().values()), show_bar=progress,

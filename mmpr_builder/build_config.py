@@ -25,8 +25,13 @@ _HUB_REPO = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 @dataclass
 class EngineConfig:
-    """Arguments passed through to ``vllm.LLM`` (the ``engine:`` mapping and the engine flags)."""
+    """The engine backend and its arguments (the ``engine:`` mapping and the engine flags).
 
+    ``backend`` picks the implementation (:mod:`mmpr_builder.engines`); the fields
+    after it go to ``vllm.LLM`` (backend ``vllm``).
+    """
+
+    backend: str = field(default="vllm", metadata={"help": "vllm (in-process) or openai (an OpenAI-compatible server)"})
     tensor_parallel_size: int = field(default=1, metadata={"help": "GPUs per model replica (vLLM tensor parallel)"})
     max_model_len: int | None = field(default=None, metadata={"help": "context length in tokens (None = model's alias default)"})
     gpu_memory_utilization: float = field(default=0.9, metadata={"help": "share of GPU memory vLLM may take"})
@@ -132,6 +137,9 @@ def _check_recipe(r: Recipe) -> None:
 
 
 def _check_engine(e: EngineConfig) -> None:
+    from mmpr_builder.engines import ENGINE_BACKENDS
+
+    _need(e.backend in ENGINE_BACKENDS, "engine.backend (--engine)", f"one of {', '.join(ENGINE_BACKENDS)}", e.backend)
     _need(e.tensor_parallel_size >= 1, "engine.tensor_parallel_size", ">= 1", e.tensor_parallel_size)
     _need(e.max_model_len is None or e.max_model_len >= 16, "engine.max_model_len", ">= 16 tokens", e.max_model_len)
     _need(0 < e.gpu_memory_utilization <= 1, "engine.gpu_memory_utilization", "in (0, 1]", e.gpu_memory_utilization)

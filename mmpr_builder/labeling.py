@@ -10,7 +10,7 @@ One :class:`ItemLabeler` serves a whole run. For each item it
    requests (without the image) for the engine;
 3. turns each continuation into a DropoutNTP pair.
 
-All randomness comes from per-item seeds (:func:`mmpr_builder.engine.item_seed`),
+All randomness comes from per-item seeds (:func:`mmpr_builder.engines.item_seed`),
 so an item's pairs do not depend on scheduling, batching or resumes.
 
 Every request and result is also recorded on the :class:`PreparedItem` (``record``), from
@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mmpr_builder.config import Recipe
-from mmpr_builder.engine import GenerationRequest, GenerationResult, Sampling, item_seed
+from mmpr_builder.engines import GenerationRequest, GenerationResult, Sampling, item_seed
 from mmpr_builder.errors import ItemError
 from mmpr_builder.items import PAIRING_COUNTS, DropReason, ItemOutcome, ItemStatus, QuestionItem, Response, ResponseIssue
 from mmpr_builder.labelers.answers import Verdict, check_answer

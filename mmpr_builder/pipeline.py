@@ -34,7 +34,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from mmpr_builder.engine import GenerationRequest, GenerationResult
+from mmpr_builder.engines import GenerationRequest, GenerationResult
 from mmpr_builder.errors import ItemError
 from mmpr_builder.items import QuestionItem
 from mmpr_builder.labeling import ItemLabeler, JudgeAsk, PreparedItem
@@ -173,7 +173,7 @@ def run_stream(items: Iterator[QuestionItem | ItemError], engine, labeler: ItemL
 
     Args:
         items: the source stream (bad rows as ``ItemError``).
-        engine: a streaming engine (``submit``, ``step``, ``in_flight``), e.g. :class:`mmpr_builder.engine.Engine`.
+        engine: a streaming engine (``submit``, ``step``, ``in_flight``), see :class:`mmpr_builder.engines.StreamingEngine`.
         labeler: labels items and makes requests and pair rows.
         writer: a ``ShardWriter`` (``done_items``, ``add_item`` with ``responses=``, ``add_error``, ``checkpoint``).
             Items in ``writer.done_items`` are skipped.

@@ -21,7 +21,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from mmpr_builder.engine import GenerationRequest, GenerationResult
+from mmpr_builder.engines import GenerationRequest, GenerationResult
 from mmpr_builder.errors import OutputError
 from mmpr_builder.items import QuestionItem, Response
 from mmpr_builder.labelers.dropout_ntp import Cut

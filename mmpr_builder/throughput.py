@@ -48,7 +48,7 @@ THROUGHPUTS: tuple[ThroughputFigure, ...] = (
 
 def this_device() -> str:
     """``cuda`` on a GPU build of vLLM, else ``cpu-avx512`` or ``cpu-avx2`` from the CPU flags (no vLLM import)."""
-    from mmpr_builder.engine import is_cpu_build
+    from mmpr_builder.engines.vllm import is_cpu_build
     from mmpr_builder.hardware import cpu_flags
 
     if not is_cpu_build():

@@ -22,7 +22,7 @@ def repo_root() -> Path:
 @pytest.fixture(scope="session")
 def engine():
     """The real vLLM engine on the embedded model, started once per session (about 20 s on 2 cores)."""
-    from mmpr_builder.engine import Engine, EngineConfig
+    from mmpr_builder.engines.vllm import Engine, EngineConfig
     from mmpr_builder.models.aliases import resolve_model
 
     return Engine(resolve_model(None), EngineConfig(), seed=0)

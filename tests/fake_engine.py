@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 from collections import deque
 
-from mmpr_builder.engine import GenerationResult
+from mmpr_builder.engines import GenerationResult
 from mmpr_builder.items import Response
 
 
@@ -18,7 +18,7 @@ def seeded_answer(truth: str, seed: int, j: int) -> str:
 
 
 class FakeEngine:
-    """``submit``/``step``/``in_flight`` like :class:`mmpr_builder.engine.Engine`.
+    """``submit``/``step``/``in_flight`` like :class:`mmpr_builder.engines.vllm.Engine`.
 
     Args:
         truths: item id -> ground truth used by ``respond``.

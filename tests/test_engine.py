@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from testlib import REPO_ROOT, known_failures
-from mmpr_builder.engine import GenerationRequest, item_seed
+from mmpr_builder.engines import GenerationRequest, item_seed
 
 pytestmark = pytest.mark.engine
 

@@ -65,12 +65,12 @@ def built(tmp_path_factory) -> Path:
 
 
 def test_relabel_with_a_new_pairing_limit_writes_the_pairs_of_a_fresh_build(built, tmp_path, monkeypatch):
-    import mmpr_builder.engine
+    import mmpr_builder.engines.vllm
 
     def no_engine(*a, **k):
         raise AssertionError("relabel started an engine")
 
-    monkeypatch.setattr(mmpr_builder.engine.Engine, "__init__", no_engine)
+    monkeypatch.setattr(mmpr_builder.engines.vllm.Engine, "__init__", no_engine)
     summary = relabel(built, tmp_path / "relabelled", {"pairing": {"max_pairs_per_item": 3}})
     fresh = tmp_path / "fresh"
     build(arith(pairing={"max_pairs_per_item": 3}), fresh)

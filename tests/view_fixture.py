@@ -14,7 +14,7 @@ from pathlib import Path
 from fake_engine import FakeEngine
 from testlib import REPO_ROOT
 
-from mmpr_builder.engine import GenerationResult
+from mmpr_builder.engines import GenerationResult
 from mmpr_builder.items import QuestionItem, Response
 
 LIMIT = 40

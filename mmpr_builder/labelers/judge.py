@@ -17,7 +17,7 @@ Backends (:func:`make_judge`):
   Each request has a timeout; connection errors, timeouts, 429 and 5xx are
   retried at most ``max_retries`` times (exponential backoff from
   ``retry_backoff_s``).
-- ``engine``: the build's own :class:`mmpr_builder.engine.Engine` (greedy).
+- ``engine``: the build's own :class:`mmpr_builder.engines.vllm.Engine` (greedy).
 
 :func:`apply_judge` consults the judge for undecided verdicts only, plus an
 optional sampled share of decided ones (``audit_share``) to measure
@@ -202,7 +202,7 @@ def make_judge(config: JudgeConfig, engine=None, *, transport: str = "auto",
 
     Args:
         config: validated :class:`JudgeConfig`.
-        engine: the build's :class:`~mmpr_builder.engine.Engine` (backend ``engine``).
+        engine: the build's :class:`~mmpr_builder.engines.vllm.Engine` (backend ``engine``).
         transport: ``auto`` (``openai`` package if importable, else ``httpx``),
             ``openai`` or ``httpx`` (backend ``openai``).
         sleep: called with each retry delay (tests pass a no-op).
@@ -221,7 +221,7 @@ def make_judge(config: JudgeConfig, engine=None, *, transport: str = "auto",
 
 
 def _engine_call(engine, config: JudgeConfig) -> Callable[[list[str]], list]:
-    from mmpr_builder.engine import GenerationRequest
+    from mmpr_builder.engines import GenerationRequest
 
     def call(prompts: list[str]) -> list:
         reqs = [GenerationRequest(key="judge-%d" % i, seed=config.seed,

@@ -97,7 +97,7 @@ def response_part_name(shard: int, commit: int) -> str:
 
 
 def request_digest(request) -> str:
-    """Hex SHA-256 of what a :class:`~mmpr_builder.engine.GenerationRequest` asks.
+    """Hex SHA-256 of what a :class:`~mmpr_builder.engines.GenerationRequest` asks.
 
     Covers the key, seed, ``n``, ``continue_final_message``, the sampling settings and the
     messages' roles and text parts, each image part counted as ``<image>`` (the images are

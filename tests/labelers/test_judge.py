@@ -117,7 +117,7 @@ class _FakeEngine:
         self.reply, self.calls = reply, []
 
     def generate(self, requests, *, temperature, top_p=1.0, top_k=-1, max_tokens, desc="generate"):
-        from mmpr_builder.engine import GenerationResult
+        from mmpr_builder.engines import GenerationResult
         from mmpr_builder.items import Response
 
         self.calls.append((requests, temperature, max_tokens))

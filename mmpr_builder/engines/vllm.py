@@ -1,4 +1,4 @@
-"""The generation engine: one ``vllm.LLM``, fed as a stream of requests.
+"""The ``vllm`` engine (the default): one in-process ``vllm.LLM``, fed as a stream of requests.
 
 - Prompts are chat conversations in the OpenAI content-part format; vLLM renders
   each with the model's own chat template (``LLM.enqueue_chat``), inserting
@@ -11,7 +11,7 @@
   finish, and DropoutNTP continuations join the same stream.
 - ``SamplingParams(n=K)``: the K samples of an item share its prefix (one
   prefill). Each request carries its own seed, derived from the run seed and
-  the item id (:func:`item_seed`), so an item's responses do not depend on what
+  the item id (:func:`~mmpr_builder.engines.base.item_seed`), so an item's responses do not depend on what
   else is in flight.
 - A request vLLM rejects (bad image, prompt longer than the context) fails
   alone, at :meth:`submit`.
@@ -23,27 +23,19 @@
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
 import importlib.metadata
 import logging
 import os
-from dataclasses import dataclass, field
 from typing import Any
 
 from mmpr_builder.build_config import EngineConfig
 from mmpr_builder.errors import EngineError, ModelError
 from mmpr_builder.hardware import resolve_dtype
+from mmpr_builder.engines.base import GenerationRequest, GenerationResult, StreamingEngine
 from mmpr_builder.items import Response
 from mmpr_builder.models.aliases import ModelSpec
 
 log = logging.getLogger(__name__)
-
-
-def item_seed(run_seed: int, item_id: str, stage: str = "sample") -> int:
-    """Per-request seed: first 8 bytes of SHA-256(run seed, stage, item id), as a non-negative int63."""
-    digest = hashlib.sha256(f"{run_seed}\x00{stage}\x00{item_id}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") & ((1 << 63) - 1)
 
 
 def is_cpu_build() -> bool:
@@ -69,56 +61,7 @@ def configure_cpu_env() -> None:
     os.environ.setdefault("OMP_NUM_THREADS", str(cores))
 
 
-@dataclass(frozen=True)
-class Sampling:
-    """Sampling settings of one request (vLLM ``SamplingParams``; ``top_k=-1`` = off; tokens)."""
-
-    temperature: float
-    max_tokens: int
-    top_p: float = 1.0
-    top_k: int = -1
-
-
-@dataclass
-class GenerationRequest:
-    """One prompt to sample from.
-
-    Attributes:
-        key: caller's id for the request (an item id), unique among requests in flight.
-        messages: chat conversation; user content parts are ``{"type": "text", "text": ...}``
-            and ``{"type": "image_pil", "image_pil": PIL.Image}``.
-        seed: per-request sampling seed (see :func:`item_seed`).
-        n: samples to draw.
-        continue_final_message: the last message is an unfinished assistant
-            turn to continue (DropoutNTP); no generation prompt is added.
-        sampling: temperature, top-p/k and ``max_tokens`` (None: the ``generate()`` call's).
-    """
-
-    key: str
-    messages: list[dict[str, Any]]
-    seed: int
-    n: int = 1
-    continue_final_message: bool = False
-    sampling: Sampling | None = None
-
-
-@dataclass
-class GenerationResult:
-    """Outcome of one request: ``responses`` (length n) or ``error`` (then responses is empty).
-
-    ``prompt_token_ids`` are the tokens the model was given (the rendered chat
-    prompt, image placeholders expanded), when the request ran. ``not_generated``:
-    a relabel (:mod:`mmpr_builder.replay`) has no stored response for this request.
-    """
-
-    key: str
-    responses: list[Response] = field(default_factory=list)
-    error: str | None = None
-    prompt_token_ids: list[int] | None = None
-    not_generated: bool = False
-
-
-class Engine:
+class Engine(StreamingEngine):
     """One ``vllm.LLM``, built once, fed a stream of requests for the whole run.
 
     Args:
@@ -253,35 +196,3 @@ class Engine:
                                   f"{request.n} (vllm#14280): upgrade vLLM")
             done.append(GenerationResult(request.key, samples, prompt_token_ids=list(out.prompt_token_ids or [])))
         return done
-
-    # -- batch convenience ------------------------------------------------------------------
-    def generate(self, requests: list[GenerationRequest], *, temperature: float | None = None, top_p: float = 1.0,
-                 top_k: int = -1, max_tokens: int | None = None) -> list[GenerationResult]:
-        """Sample every request (submit all, step until done); results in input order.
-
-        Args:
-            requests: prompts with unique keys; a request's own ``sampling`` wins
-                over the call's ``temperature``, ``top_p``, ``top_k``, ``max_tokens``.
-        Returns:
-            One :class:`GenerationResult` per request; a request vLLM rejects has ``error`` set.
-        Raises:
-            EngineError: two requests share a key, requests are already in flight, or a
-                request has no ``sampling`` and the call gives no ``temperature``/``max_tokens``.
-        """
-        keys = [r.key for r in requests]
-        if len(set(keys)) != len(keys):
-            raise EngineError("generate() needs unique request keys")
-        if self._in_flight:
-            raise EngineError("generate() cannot run while streamed requests are in flight")
-        default = None
-        if temperature is not None and max_tokens is not None:
-            default = Sampling(temperature=temperature, max_tokens=max_tokens, top_p=top_p, top_k=top_k)
-        results: dict[str, GenerationResult] = {}
-        for r in requests:
-            error = self.submit(dataclasses.replace(r, sampling=r.sampling or default))
-            if error is not None:
-                results[r.key] = error
-        while self._in_flight:
-            for res in self.step():
-                results[res.key] = res
-        return [results[k] for k in keys]
