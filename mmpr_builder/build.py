@@ -26,22 +26,40 @@ from mmpr_builder.schema import Provenance, git_commit
 log = logging.getLogger(__name__)
 
 
+#: engine fields recorded per backend (the others do not apply to it, or do not change the output)
+_PROVENANCE_FIELDS = {
+    "vllm": ("backend", "tensor_parallel_size", "max_model_len", "gpu_memory_utilization", "dtype",
+             "limit_mm_per_prompt", "trust_remote_code", "enforce_eager"),
+    "openai": ("backend", "base_url", "served_model"),
+}
+
+
 def make_provenance(cfg: BuildConfig, *, model_name: str) -> Provenance:
-    """The run's :class:`Provenance`: recipe, versions, model, resolved dtype, engine arguments, seed."""
+    """The run's :class:`Provenance`: recipe, versions, model, resolved dtype, engine arguments, seed.
+
+    The engine arguments are those of ``cfg.engine.backend`` (:data:`_PROVENANCE_FIELDS`):
+    for ``openai`` the backend, base URL and served model name, never the API key or
+    the variable holding it. A server's dtype is unknown here: recorded as ``server``.
+    """
     from mmpr_builder import __version__
     from mmpr_builder.engines.vllm import is_cpu_build
     from mmpr_builder.hardware import resolve_dtype
 
-    engine = dataclasses.asdict(cfg.engine)
-    dtype = resolve_dtype(cfg.engine.dtype, cpu_build=is_cpu_build())
-    engine["dtype"] = dtype
+    backend = cfg.engine.backend
+    engine = {k: v for k, v in dataclasses.asdict(cfg.engine).items() if k in _PROVENANCE_FIELDS[backend]}
+    dtype = resolve_dtype(cfg.engine.dtype, cpu_build=is_cpu_build()) if backend == "vllm" else "server"
+    if backend == "vllm":
+        engine["dtype"] = dtype
     return Provenance(recipe=cfg.recipe.name, recipe_version=cfg.recipe.version, mmpr_version=__version__,
                       model=model_name, dtype=dtype, seed=cfg.run.seed, engine=engine, git_commit=git_commit())
 
 
 def run_fingerprint(cfg: BuildConfig, provenance: Provenance) -> dict[str, Any]:
-    """What decides a build's output: the provenance's fingerprint plus every recipe setting."""
-    return {**provenance.fingerprint(), "recipe_settings": cfg.recipe.to_dict()}
+    """What decides a build's output: the provenance's fingerprint plus every recipe setting (and ``shard`` I/N)."""
+    fingerprint = {**provenance.fingerprint(), "recipe_settings": cfg.recipe.to_dict()}
+    if cfg.run.shard_spec is not None:
+        fingerprint["shard"] = str(cfg.run.shard_spec)
+    return fingerprint
 
 
 def card_run_info(recipe, provenance: Provenance, *, repo_id: str | None = None) -> dict[str, Any]:
@@ -85,6 +103,8 @@ def run_build(cfg: BuildConfig, *, engine=None, progress: bool = True) -> dict[s
     from mmpr_builder.pipeline import run_stream
     from mmpr_builder.sources import iter_items
     from mmpr_builder.output.summary import summarize
+    from mmpr_builder.errors import ItemError
+    from mmpr_builder.output.manifest import SHARD_STEM
     from mmpr_builder.output.writer import ShardWriter, check_output_dir
 
     t0 = time.perf_counter()
@@ -102,15 +122,20 @@ def run_build(cfg: BuildConfig, *, engine=None, progress: bool = True) -> dict[s
     check_output_dir(out_dir, fingerprint, overwrite=run.overwrite)
     stream = iter_items(recipe.source, base_dir=recipe.base_dir, source_name=recipe.name,
                         answer_type=recipe.labeler.answer_type, limit=run.limit)
+    shard = run.shard_spec
+    stem = SHARD_STEM
+    if shard is not None:  # this run's share of the items (see mmpr_builder.sharding)
+        stem = shard.stem
+        stream = (x for x in stream if shard.owns(x.item_id if isinstance(x, ItemError) else x.id))
 
     pusher = None
     if run.push_to_hub:
         from mmpr_builder.output.hub import HubPusher
 
-        pusher = HubPusher(run.push_to_hub, private=run.private)
+        pusher = HubPusher(run.push_to_hub, private=run.private, shard_stem=stem)
     writer = ShardWriter(out_dir, run_fingerprint=fingerprint, overwrite=run.overwrite,
                          max_shard_bytes=int(run.max_shard_mb * 1e6), max_shard_rows=run.max_shard_rows,
-                         provenance=provenance.stamp(),
+                         provenance=provenance.stamp(), shard_stem=stem,
                          on_shard_closed=(lambda shard: pusher.push_shard(out_dir, shard)) if pusher else None)
     if pusher:  # shards committed locally by an earlier run but never uploaded
         pusher.push_pending(out_dir, writer.shards)
@@ -131,7 +156,11 @@ def run_build(cfg: BuildConfig, *, engine=None, progress: bool = True) -> dict[s
     write_card(out_dir, outcomes=outcomes, run_info=card_run_info(recipe, provenance, repo_id=run.push_to_hub))
     if pusher:
         pusher.push_pending(out_dir, shards, delete_stale=True)
-        pusher.push_card(out_dir)
+        if shard is None:
+            pusher.push_card(out_dir)
+        else:  # each box's card holds its share only: `mmpr merge` writes the card of all shards
+            log.warning("sharded run %s: card not pushed; run `mmpr merge` on all shards' folders "
+                        "with --push-to-hub %s", shard, run.push_to_hub)
     return summarize(outcomes, shards=shards, errors=writer.error_counts(),
                      generated_tokens=stats.generated_tokens, generation_seconds=stats.seconds,
                      wall_seconds=time.perf_counter() - t0, out_dir=Path(out_dir))

@@ -21,14 +21,17 @@ from mmpr_builder.errors import ConfigError
 from mmpr_builder.hardware import DTYPES
 
 _HUB_REPO = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+_URL = re.compile(r"^https?://[^\s/]+")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 @dataclass
 class EngineConfig:
     """The engine backend and its arguments (the ``engine:`` mapping and the engine flags).
 
-    ``backend`` picks the implementation (:mod:`mmpr_builder.engines`); the fields
-    after it go to ``vllm.LLM`` (backend ``vllm``).
+    ``backend`` picks the implementation (:mod:`mmpr_builder.engines`); the
+    ``vllm.LLM`` arguments apply to backend ``vllm``, the server fields
+    (``base_url`` ... ``retry_backoff_s``) to backend ``openai``.
     """
 
     backend: str = field(default="vllm", metadata={"help": "vllm (in-process) or openai (an OpenAI-compatible server)"})
@@ -39,6 +42,13 @@ class EngineConfig:
     limit_mm_per_prompt: int | None = field(default=None, metadata={"help": "most images per prompt (None = alias default)"})
     trust_remote_code: bool | None = field(default=None, metadata={"help": "allow model code from the Hub (None = alias default)"})
     enforce_eager: bool | None = field(default=None, metadata={"help": "disable graph capture (None = on for CPU)"})
+    base_url: str | None = field(default=None, metadata={"help": "OpenAI-compatible server, e.g. http://host:8000/v1 (backend openai)"})
+    api_key_env: str = field(default="OPENAI_API_KEY", metadata={"help": "NAME of the environment variable holding the server's API key (the key is never written)"})
+    served_model: str | None = field(default=None, metadata={"help": "model name sent to the server (None: the --model's path or id)"})
+    max_concurrency: int = field(default=32, metadata={"help": "most requests open at once against the server"})
+    request_timeout_s: float = field(default=600.0, metadata={"help": "seconds one server request may take before it is retried"})
+    max_retries: int = field(default=5, metadata={"help": "retries of a request after a timeout, connection error, 429 or 5xx"})
+    retry_backoff_s: float = field(default=1.0, metadata={"help": "first retry delay (seconds); doubles each retry"})
 
 
 @dataclass
@@ -56,6 +66,14 @@ class RunConfig:
     max_shard_rows: int | None = field(default=None, metadata={"help": "roll shards at this many rows"})
     push_to_hub: str | None = field(default=None, metadata={"help": "upload shards to this Hub dataset (org/name) as they close"})
     private: bool = field(default=False, metadata={"help": "create the Hub dataset as private"})
+    shard: str | None = field(default=None, metadata={"help": "I/N: take only the items whose id hashes to I of N (sharded runs)"})
+
+    @property
+    def shard_spec(self):
+        """The parsed ``shard`` (:class:`~mmpr_builder.sharding.ShardSpec`) or None. Raises ConfigError if malformed."""
+        from mmpr_builder.sharding import ShardSpec
+
+        return None if self.shard is None else ShardSpec.parse(self.shard)
 
     def output_dir(self, recipe_name: str) -> Path:
         """The output folder: ``out_dir``, or ``out/<recipe_name>`` when empty."""
@@ -146,6 +164,15 @@ def _check_engine(e: EngineConfig) -> None:
     _need(e.dtype in DTYPES, "engine.dtype", f"one of {', '.join(DTYPES)}", e.dtype)
     _need(e.limit_mm_per_prompt is None or e.limit_mm_per_prompt >= 1, "engine.limit_mm_per_prompt", ">= 1",
           e.limit_mm_per_prompt)
+    if e.backend == "openai":
+        _need(bool(e.base_url) and bool(_URL.match(e.base_url)), "engine.base_url (--base-url)",
+              "an http(s) URL of an OpenAI-compatible server (backend openai)", e.base_url)
+    _need(bool(_ENV_NAME.match(e.api_key_env)), "engine.api_key_env (--api-key-env)",
+          "an environment variable NAME (not the key itself)", "<not shown>")
+    _need(e.max_concurrency >= 1, "engine.max_concurrency (--max-concurrency)", ">= 1", e.max_concurrency)
+    _need(e.request_timeout_s > 0, "engine.request_timeout_s", "> 0", e.request_timeout_s)
+    _need(e.max_retries >= 0, "engine.max_retries", ">= 0", e.max_retries)
+    _need(e.retry_backoff_s >= 0, "engine.retry_backoff_s", ">= 0", e.retry_backoff_s)
 
 
 def _check_run(r: RunConfig) -> None:
@@ -157,6 +184,7 @@ def _check_run(r: RunConfig) -> None:
           r.max_shard_rows)
     _need(r.push_to_hub is None or bool(_HUB_REPO.match(r.push_to_hub)), "run.push_to_hub (--push-to-hub)",
           "a Hub dataset id org/name", r.push_to_hub)
+    r.shard_spec  # noqa: B018 - raises ConfigError when malformed
 
 
 def load_source(source: str, data: Path | None = None) -> Recipe:

@@ -51,6 +51,12 @@ def build(
     dtype: Annotated[Optional[str], typer.Option(help="auto (CPU: float32 unless the CPU has native bfloat16), bfloat16, float16, float32 [default: auto]")] = None,
     limit_mm_per_prompt: Annotated[Optional[int], typer.Option(help="most images per prompt")] = None,
     trust_remote_code: Annotated[Optional[bool], typer.Option(help="allow model code from the Hub")] = None,
+    engine: Annotated[Optional[str], typer.Option(help="vllm (in-process) or openai (an OpenAI-compatible server, see --base-url) [default: vllm]")] = None,
+    base_url: Annotated[Optional[str], typer.Option(help="OpenAI-compatible server for --engine openai, e.g. http://host:8000/v1")] = None,
+    api_key_env: Annotated[Optional[str], typer.Option(help="NAME of the environment variable holding the server's API key [default: OPENAI_API_KEY]")] = None,
+    served_model: Annotated[Optional[str], typer.Option(help="model name sent to the server (default: the --model's path or id)")] = None,
+    max_concurrency: Annotated[Optional[int], typer.Option(help="most requests open at once against the server [default: 32]")] = None,
+    shard: Annotated[Optional[str], typer.Option(help="I/N: take only the items whose id hashes to I of N (one of N sharded runs)")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="read and check the whole source, count items, images and prompt tokens, print the work and an estimated time; no engine, nothing written")] = False,
     throughput: Annotated[Optional[float], typer.Option(help="with --dry-run: generated tokens/s to estimate the time with [default: measured figure for the model and machine]")] = None,
@@ -76,10 +82,13 @@ def build(
                                                        "temperature": temperature}},
         engine_flags={"tensor_parallel_size": tensor_parallel_size, "max_model_len": max_model_len,
                       "gpu_memory_utilization": gpu_memory_utilization, "dtype": dtype,
-                      "limit_mm_per_prompt": limit_mm_per_prompt, "trust_remote_code": trust_remote_code},
+                      "limit_mm_per_prompt": limit_mm_per_prompt, "trust_remote_code": trust_remote_code,
+                      "backend": engine, "base_url": base_url, "api_key_env": api_key_env,
+                      "served_model": served_model, "max_concurrency": max_concurrency},
         run_flags={"out_dir": str(out) if out is not None else None, "model": model, "limit": limit, "seed": seed,
                    "overwrite": overwrite, "inflight_items": inflight_items, "max_shard_mb": max_shard_mb,
-                   "max_shard_rows": max_shard_rows, "push_to_hub": push_to_hub, "private": private},
+                   "max_shard_rows": max_shard_rows, "push_to_hub": push_to_hub, "private": private,
+                   "shard": shard},
     )
     if dry_run:
         from mmpr_builder.dry_run import dry_run as plan_build, format_plan
@@ -258,6 +267,22 @@ def view_command(
     from mmpr_builder.output.view.report import write_report
 
     typer.echo(write_report(out_dir, out))
+
+
+@app.command("merge")
+def merge_command(
+    out_dirs: Annotated[list[Path], typer.Argument(help="output folders of the sharded runs (`mmpr build --shard I/N`)", exists=True, file_okay=False)],
+    out: Annotated[Optional[Path], typer.Option(help="write the merged folder here: data/ (every run's shards), errors.jsonl, README.md (one card)")] = None,
+    push_to_hub: Annotated[Optional[str], typer.Option(help="upload the merged card to this Hub dataset (the runs pushed their shards)")] = None,
+    allow_missing: Annotated[bool, typer.Option("--allow-missing", help="merge even if some of the N shards' folders are not given")] = False,
+    json_: Annotated[bool, typer.Option("--json", help="print the merged statistics as JSON")] = False,
+) -> None:
+    """Merge the output folders of sharded runs: one summary and one card with the totals of all shards."""
+    from mmpr_builder.output.inspect import format_summary
+    from mmpr_builder.output.merge import merge_outputs
+
+    summary = merge_outputs(out_dirs, out_dir=out, allow_missing=allow_missing, push_to_hub=push_to_hub)
+    typer.echo(json.dumps(summary, indent=2, sort_keys=True) if json_ else format_summary(summary))
 
 
 # Commands that live beside their subsystem.

@@ -195,7 +195,8 @@ def run_stream(items: Iterator[QuestionItem | ItemError], engine, labeler: ItemL
 
     def route(result: GenerationResult) -> None:
         p, tag = routes.pop(result.key)
-        stats.generated_tokens += sum(r.num_tokens for r in result.responses)
+        stats.generated_tokens += (result.completion_tokens if result.completion_tokens is not None
+                                   else sum(r.num_tokens for r in result.responses))
         worker.inbox.put(("result", p, tag, result))
 
     def submit(p: PreparedItem, request: GenerationRequest, tag: Any) -> None:

@@ -70,8 +70,11 @@ class GenerationResult:
     """Outcome of one request: ``responses`` (length n) or ``error`` (then responses is empty).
 
     ``prompt_token_ids`` are the tokens the model was given (the rendered chat
-    prompt, image placeholders expanded), when the request ran. ``not_generated``:
+    prompt, image placeholders expanded), when the engine returns them (``vllm``). ``not_generated``:
     a relabel (:mod:`mmpr_builder.replay`) has no stored response for this request.
+    Token usage, when the request ran: ``prompt_tokens`` (prompt length) and
+    ``completion_tokens`` (generated tokens, all n samples), as counted by the engine
+    or reported by the server (``usage``).
     """
 
     key: str
@@ -79,6 +82,8 @@ class GenerationResult:
     error: str | None = None
     prompt_token_ids: list[int] | None = None
     not_generated: bool = False
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
 
 
 class StreamingEngine:

@@ -194,5 +194,8 @@ class Engine(StreamingEngine):
             if len(samples) != request.n:
                 raise EngineError(f"vLLM returned {len(samples)} samples for {request.key!r}, asked "
                                   f"{request.n} (vllm#14280): upgrade vLLM")
-            done.append(GenerationResult(request.key, samples, prompt_token_ids=list(out.prompt_token_ids or [])))
+            prompt_ids = list(out.prompt_token_ids or [])
+            done.append(GenerationResult(request.key, samples, prompt_token_ids=prompt_ids,
+                                         prompt_tokens=len(prompt_ids),
+                                         completion_tokens=sum(r.num_tokens for r in samples)))
         return done

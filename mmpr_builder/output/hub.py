@@ -6,6 +6,11 @@ the Hub's files (LFS SHA-256 from ``list_repo_tree``) with the manifest and
 uploads only what the Hub lacks or holds with other bytes. Shard names and
 bytes are deterministic, so an unchanged shard is never uploaded twice.
 
+Several boxes may push into one repository (sharded runs, ``--shard I/N``): each
+box's shard names carry its ``shard_stem`` (``train-s01of04-00000.parquet``), it
+adds only its own files, and its end-of-run clean-up deletes only stale shards
+with its own stem, never another box's.
+
 The token is huggingface_hub's: ``HF_TOKEN`` or ``hf auth login`` (or the
 ``token`` argument). It is only handed to ``HfApi``; nothing here logs, prints
 or writes it.
@@ -17,7 +22,7 @@ import logging
 from pathlib import Path
 
 from ..errors import OutputError
-from .manifest import CARD_NAME, SHARD_RE
+from .manifest import CARD_NAME, SHARD_RE, SHARD_STEM
 from .writer import ShardInfo
 
 logger = logging.getLogger(__name__)
@@ -32,16 +37,19 @@ class HubPusher:
         private: create the repo private (an existing repo keeps its visibility).
         token: a Hub token; ``None`` uses huggingface_hub's (``HF_TOKEN`` or the saved login).
         endpoint: Hub URL (default: huggingface_hub's, i.e. ``HF_ENDPOINT`` or huggingface.co).
+        shard_stem: the stem of this box's shard names (``train``, or ``train-sIIofNN`` for a
+            sharded run); stale-shard clean-up touches only names with this stem.
 
     Raises:
         OutputError: the repo cannot be created or listed (no permission, no network, ...).
     """
 
     def __init__(self, repo_id: str, *, private: bool = False, token: str | None = None,
-                 endpoint: str | None = None):
+                 endpoint: str | None = None, shard_stem: str = SHARD_STEM):
         from huggingface_hub import HfApi
 
         self.repo_id = repo_id
+        self.shard_stem = shard_stem
         self._api = HfApi(endpoint=endpoint, token=token)
         with self._errors("create or read the dataset repo"):
             self._api.create_repo(repo_id, repo_type=REPO_TYPE, private=private, exist_ok=True)
@@ -92,9 +100,9 @@ class HubPusher:
 
         The Hub is re-listed first. Call it when resuming with the committed shards, and
         after ``ShardWriter.close()`` with all shards and ``delete_stale=True``: then Hub
-        shards that ``shards`` does not list (from an overwritten run, or a shard dropped
-        as damaged and redone under another name) are removed in one commit, so no pair
-        is duplicated. Deleting only at the end keeps a rerun into an empty folder from
+        shards with this box's ``shard_stem`` that ``shards`` does not list (from an
+        overwritten run, or a shard dropped as damaged and redone under another name) are
+        removed in one commit, so no pair is duplicated; other boxes' shards are kept. Deleting only at the end keeps a rerun into an empty folder from
         removing a finished upload before it is rebuilt.
         """
         self.refresh()
@@ -102,8 +110,8 @@ class HubPusher:
         if not delete_stale:
             return uploaded
         local = {s.name for s in shards}
-        stale = sorted(p for p in self._remote
-                       if p.startswith("data/") and SHARD_RE.match(p[5:]) and p not in local)
+        stale = sorted(p for p in self._remote if p.startswith("data/") and p not in local
+                       and (m := SHARD_RE.match(p[5:])) and m.group(1) == self.shard_stem)
         if stale:
             from huggingface_hub import CommitOperationDelete
 

@@ -55,25 +55,31 @@ RESPONSES_DIR = "responses"
 RESPONSE_PARTS_DIR = "responses/.parts"
 MANIFEST_FORMAT = "mmpr-manifest"
 MANIFEST_VERSION = 3  # 3: responses/ beside each shard
-SHARD_RE = re.compile(r"^train-(\d{5})\.parquet$")
-PART_RE = re.compile(r"^train-(\d{5})\.part-(\d{5})\.parquet$")
+#: shard file names: ``train-NNNNN`` (one run) or ``train-sIIofNN-NNNNN`` (run ``I`` of ``N`` sharded runs)
+SHARD_RE = re.compile(r"^(train(?:-s\d{2,}of\d{2,})?)-(\d{5})\.parquet$")
+PART_RE = re.compile(r"^(train(?:-s\d{2,}of\d{2,})?)-(\d{5})\.part-(\d{5})\.parquet$")
+SHARD_STEM = "train"
 COMMIT_RE = re.compile(r"^(\d{5})\.json$")
 # not named train-*: `load_dataset("parquet", data_dir=OUT)` would take them into the pairs' train split
 RESPONSE_SHARD_RE = re.compile(r"^responses-(\d{5})\.parquet$")
 RESPONSE_PART_RE = re.compile(r"^responses-(\d{5})\.part-(\d{5})\.parquet$")
 
 
-def shard_name(index: int) -> str:
-    """Relative path of shard ``index``: ``data/train-00000.parquet`` (5 digits, deterministic)."""
-    return f"{DATA_DIR}/train-{index:05d}.parquet"
+def shard_name(index: int, stem: str = SHARD_STEM) -> str:
+    """Relative path of shard ``index``: ``data/train-00000.parquet`` (5 digits, deterministic).
+
+    ``stem`` is ``train``, or ``train-s01of04`` for run 1 of 4 sharded runs
+    (:meth:`mmpr_builder.sharding.ShardSpec.stem`), so boxes never write the same name.
+    """
+    return f"{DATA_DIR}/{stem}-{index:05d}.parquet"
 
 
-def part_name(shard: int, commit: int) -> str:
+def part_name(shard: int, commit: int, stem: str = SHARD_STEM) -> str:
     """Relative path of the part of shard ``shard`` committed by commit ``commit``.
 
     E.g. ``data/.parts/train-00000.part-00003.parquet`` (5 digits each, deterministic).
     """
-    return f"{PARTS_DIR}/train-{shard:05d}.part-{commit:05d}.parquet"
+    return f"{PARTS_DIR}/{stem}-{shard:05d}.part-{commit:05d}.parquet"
 def commit_name(index: int) -> str:
     """Relative path of commit record ``index``: ``commits/00000.json``."""
     return f"{COMMITS_DIR}/{index:05d}.json"

@@ -39,6 +39,8 @@ from .manifest import (
     CARD_NAME,
     ERRORS_NAME,
     MANIFEST_NAME,
+    SHARD_RE,
+    SHARD_STEM,
     PARTS_DIR,
     RESPONSE_PARTS_DIR,
     PROGRESS_NAME,
@@ -149,6 +151,8 @@ class ShardWriter:
             commit (e.g. ``HubPusher.push_shard``); not called for checkpoints or zero-row commits.
         verify_checksums: on open, re-hash every finished shard (else check sizes only;
             parts of the open shard are always re-hashed).
+        shard_stem: shard names start with it: ``train`` (``data/train-00000.parquet``) or, for
+            run I of N sharded runs, ``train-sIIofNN`` (:meth:`mmpr_builder.sharding.ShardSpec.stem`).
         provenance: JSON-safe dict stamped into each shard's ``mmpr`` metadata (the build
             passes :meth:`mmpr_builder.schema.Provenance.stamp`); not compared on resume.
             Published: no secrets or paths.
@@ -163,7 +167,7 @@ class ShardWriter:
     def __init__(self, out_dir: Path, *, run_fingerprint: dict, overwrite: bool = False,
                  max_shard_bytes: int = 500_000_000, max_shard_rows: int | None = None,
                  row_group_rows: int = 100, on_shard_closed: Callable[[ShardInfo], None] | None = None,
-                 verify_checksums: bool = True, provenance: dict | None = None):
+                 verify_checksums: bool = True, provenance: dict | None = None, shard_stem: str = SHARD_STEM):
         if max_shard_bytes < 1 or row_group_rows < 1 or (max_shard_rows is not None and max_shard_rows < 1):
             raise ConfigError("max_shard_bytes, max_shard_rows and row_group_rows must be positive")
         self.out_dir = Path(out_dir)
@@ -171,6 +175,9 @@ class ShardWriter:
         self.max_shard_rows = max_shard_rows
         self.row_group_rows = row_group_rows
         self.on_shard_closed = on_shard_closed
+        if not SHARD_RE.match(f"{shard_stem}-00000.parquet"):
+            raise ConfigError(f"shard_stem must be train or train-sIIofNN, got {shard_stem!r}")
+        self.shard_stem = shard_stem
         self._fingerprint = json_roundtrip(run_fingerprint, "run_fingerprint")
         schema = pair_features().arrow_schema
         stamp = {"schema_version": SCHEMA_VERSION, **json_roundtrip(provenance or {}, "provenance")}
@@ -264,7 +271,7 @@ class ShardWriter:
                 self.done_items.add(err["item_id"])
 
     def _new_shard(self) -> OpenShard:
-        return OpenShard(self.out_dir / shard_name(self._shard_index), self._schema, self.row_group_rows)
+        return OpenShard(self.out_dir / shard_name(self._shard_index, self.shard_stem), self._schema, self.row_group_rows)
 
     def _new_rshard(self) -> OpenShard:
         return OpenShard(self.out_dir / response_shard_name(self._shard_index), self._rschema, self.row_group_rows)
@@ -306,7 +313,7 @@ class ShardWriter:
         self._pending_ids.add(item_id)
         if table.num_rows:
             self._guarded(self._shard.add, table, row_bytes(table.nbytes, table.num_rows),
-                          self.out_dir / part_name(self._shard_index, self._next_index))
+                          self.out_dir / part_name(self._shard_index, self._next_index, self.shard_stem))
         if rtable.num_rows:
             self._guarded(self._rshard.add, rtable, row_bytes(rtable.nbytes, rtable.num_rows),
                           self.out_dir / response_part_name(self._shard_index, self._next_index))
@@ -426,7 +433,7 @@ class ShardWriter:
         index, number, shard, rshard = self._next_index, self._shard_index, self._shard, self._rshard
         rows, rrows = shard.part_rows, rshard.part_rows
         files = []  # (temp file, final path, size, sha256) of the pairs, then the responses
-        for s, final in ((shard, shard_name(number) if close_shard else part_name(number, index)),
+        for s, final in ((shard, shard_name(number, self.shard_stem) if close_shard else part_name(number, index, self.shard_stem)),
                          (rshard, response_shard_name(number) if close_shard else response_part_name(number, index))):
             if close_shard:  # a shard's pairs file is always written (maybe 0 rows); its responses file if any
                 tmp = s.finish() if s is shard or s.rows else None
