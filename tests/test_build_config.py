@@ -84,6 +84,14 @@ def test_bad_recipe_values_name_their_field(overrides, field):
     ({"run_flags": {"limit": 0}}, "run.limit"),
     ({"run_flags": {"push_to_hub": "not a repo"}}, "run.push_to_hub"),
     ({"run_flags": {"model": "intrenvl2-8b"}}, "did you mean 'internvl2-8b'"),
+    ({"engine_flags": {"backend": "ray2"}}, r"engine.backend \(--engine\): must be one of vllm, openai"),
+    ({"engine_flags": {"backend": "openai"}}, r"engine.base_url \(--base-url\)"),
+    ({"engine_flags": {"backend": "openai", "base_url": "localhost:8000"}}, r"engine.base_url"),
+    ({"engine_flags": {"backend": "openai", "base_url": "http://h/v1", "max_concurrency": 0}},
+     "engine.max_concurrency"),
+    ({"engine_flags": {"api_key_env": "sk-abc123-not-a-name"}}, r"engine.api_key_env .*'<not shown>'"),
+    ({"run_flags": {"shard": "2/2"}}, r"run.shard \(--shard\): needs 0 <= I < N"),
+    ({"run_flags": {"shard": "1of2"}}, r"run.shard \(--shard\): must be I/N"),
 ])
 def test_bad_engine_and_run_values(flags, error):
     cfg = assemble("mathqa", **flags)
