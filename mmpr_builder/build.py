@@ -139,6 +139,7 @@ def run_build(cfg: BuildConfig, *, engine=None, progress: bool = True) -> dict[s
                          on_shard_closed=(lambda shard: pusher.push_shard(out_dir, shard)) if pusher else None)
     if pusher:  # shards committed locally by an earlier run but never uploaded
         pusher.push_pending(out_dir, writer.shards)
+    own_engine = engine is None
     engine = engine or make_engine(resolve_model(run.model), cfg.engine, seed=run.seed)
     labeler = ItemLabeler(recipe, provenance, engine.tokenizer)
     tracker = RunProgress(out_dir, total=run.limit, committed=writer.item_outcomes(),
@@ -152,6 +153,8 @@ def run_build(cfg: BuildConfig, *, engine=None, progress: bool = True) -> dict[s
         shards = writer.close()
     finally:
         tracker.close(stats, errors=sum(writer.error_counts().values()) if stats is not None else None)
+        if own_engine:
+            engine.close()
     outcomes = writer.item_outcomes()
     write_card(out_dir, outcomes=outcomes, run_info=card_run_info(recipe, provenance, repo_id=run.push_to_hub))
     if pusher:
