@@ -145,6 +145,24 @@ def test_build_survives_a_misbehaving_server(fake, tmp_path, caplog):
     assert KEY.encode() not in _files_text(out) and KEY not in caplog.text
 
 
+def test_cli_build_with_engine_openai(fake, tmp_path):
+    out = tmp_path / "out"
+    args = MMPR + ["build", "--source", "arith", "--limit", "3", "--num-samples", "2", "--out", str(out),
+                   "--engine", "openai", "--base-url", fake.base_url, "--api-key-env", KEY_ENV,
+                   "--max-concurrency", "1", "--json"]
+    proc = subprocess.run(args, cwd=REPO_ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads(proc.stdout)
+    assert summary["items"] == 3 and summary["responses"] == 6 and summary["errors"] == {}
+    assert summary["generated_tokens"] == 3 * 14  # the server's usage: 7 tokens per choice
+    assert len(fake.seen) == 3 and fake.most_open == 1 and {s["body"]["n"] for s in fake.seen} == {2}
+    assert {s["auth"] for s in fake.seen} == {f"Bearer {KEY}"} and KEY not in proc.stdout + proc.stderr
+    proc = subprocess.run(MMPR + ["build", "--source", "arith", "--engine", "openai", "--out", str(tmp_path / "x")],
+                          cwd=REPO_ROOT, capture_output=True, text=True)
+    assert proc.returncode == 2 and "error: engine.base_url (--base-url): must be an http(s) URL" in proc.stderr
+    assert not (tmp_path / "x").exists()
+
+
 def test_make_engine_refuses_a_missing_url():
     from mmpr_builder.errors import ConfigError
 

@@ -4,8 +4,8 @@ A ``vllm serve`` fleet behind a load balancer, SGLang, lmdeploy or a hosted API
 (``--engine openai --base-url URL``). It fits the streaming contract of
 :class:`~mmpr_builder.engines.base.StreamingEngine`: :meth:`OpenAIEngine.submit`
 hands a request to a pool of ``max_concurrency`` threads (at most that many
-HTTP requests open at once), :meth:`OpenAIEngine.step` waits until at least one
-has finished and returns every finished one.
+HTTP requests open at once), :meth:`OpenAIEngine.step` waits briefly for one to
+finish and returns every finished one.
 
 One request = one ``POST {base_url}/chat/completions`` through the ``openai``
 client (its own retries off) with:
@@ -140,8 +140,12 @@ class OpenAIEngine(StreamingEngine):
         """Requests submitted and not yet returned by :meth:`step`."""
         return len(self._futures)
 
-    def step(self, timeout: float | None = None) -> list[GenerationResult]:
-        """Wait until at least one request has finished (or ``timeout`` seconds); return all finished ones."""
+    def step(self, timeout: float | None = 0.1) -> list[GenerationResult]:
+        """Wait until at least one request has finished or ``timeout`` seconds passed; return all finished ones.
+
+        The short default wait lets the build's engine thread hand over new work (DropoutNTP
+        continuations, new items) while requests are still running on the server.
+        """
         if not self._futures:
             return []
         done, _ = wait(self._futures, timeout=timeout, return_when=FIRST_COMPLETED)
