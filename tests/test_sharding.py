@@ -23,7 +23,7 @@ from mmpr_builder.build import run_build
 from mmpr_builder.build_config import BuildConfig, RunConfig
 from mmpr_builder.errors import ConfigError, OutputError
 from mmpr_builder.items import QuestionItem
-from mmpr_builder.output.inspect import committed
+from mmpr_builder.output.inspect import committed_outcomes
 from mmpr_builder.output.merge import merge_outputs
 from mmpr_builder.output.state import read_state
 from mmpr_builder.recipes import load_recipe
@@ -78,7 +78,7 @@ def pair_ids(out: Path) -> list[str]:
 
 
 def item_ids(out: Path) -> set[str]:
-    return {o.item_id for o in committed(read_state(out, verify_checksums=False))[0]}
+    return {o.item_id for o in committed_outcomes(read_state(out, verify_checksums=False))[0]}
 
 
 def test_shard_spec_parses_and_refuses():
