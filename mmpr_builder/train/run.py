@@ -18,6 +18,7 @@ from typing import Any
 import torch
 
 from mmpr_builder.errors import ConfigError, ModelError
+from mmpr_builder.train.families import image_only_processor_class, train_family, transformers_class
 from mmpr_builder.train.mpo_config import MPOConfig
 
 logger = logging.getLogger(__name__)
@@ -58,14 +59,18 @@ def is_vlm(path: str, trust_remote_code: bool = False) -> bool:
 
 
 def load_model(path: str, dtype: torch.dtype, trust_remote_code: bool = False) -> torch.nn.Module:
-    """Load a VLM (``AutoModelForImageTextToText``) or, for other configs, a causal LM.
+    """Load a VLM with its family's class (:data:`~mmpr_builder.train.families.TRAIN_FAMILIES`, else
+    ``AutoModelForImageTextToText``) or, for other configs, a causal LM.
 
     Raises:
         ModelError: the folder or Hub id cannot be loaded.
     """
-    from transformers import AutoModelForCausalLM, AutoModelForImageTextToText
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForImageTextToText
 
-    cls = AutoModelForImageTextToText if is_vlm(path, trust_remote_code) else AutoModelForCausalLM
+    cls = AutoModelForCausalLM
+    if is_vlm(path, trust_remote_code):
+        family = train_family(AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code).model_type)
+        cls = transformers_class(family.model_class) if family else AutoModelForImageTextToText
     try:
         return cls.from_pretrained(path, dtype=dtype, trust_remote_code=trust_remote_code)
     except (OSError, ValueError, KeyError) as exc:
@@ -73,14 +78,21 @@ def load_model(path: str, dtype: torch.dtype, trust_remote_code: bool = False) -
 
 
 def load_processor(path: str, trust_remote_code: bool = False) -> Any:
-    """``AutoProcessor`` of a VLM, ``AutoTokenizer`` of a text-only model; with a pad token set.
+    """The processor of a VLM (its family's processor, images only where the family's carries a
+    torchvision video processor; else ``AutoProcessor``), ``AutoTokenizer`` of a text-only model;
+    with a pad token set.
 
     Raises:
         ModelError: no processor/tokenizer, or no chat template.
     """
-    from transformers import AutoProcessor, AutoTokenizer
+    from transformers import AutoConfig, AutoProcessor, AutoTokenizer
 
-    auto = AutoProcessor if is_vlm(path, trust_remote_code) else AutoTokenizer
+    auto = AutoTokenizer
+    if is_vlm(path, trust_remote_code):
+        family = train_family(AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code).model_type)
+        auto = AutoProcessor
+        if family is not None and family.image_only:
+            auto = image_only_processor_class(transformers_class(family.processor_class))
     try:
         processor = auto.from_pretrained(path, trust_remote_code=trust_remote_code)
     except (OSError, ValueError, KeyError) as exc:
