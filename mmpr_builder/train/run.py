@@ -105,6 +105,46 @@ def load_processor(path: str, trust_remote_code: bool = False) -> Any:
     return processor
 
 
+#: Processor settings an image-only processor does not write (its video processor's among them).
+PROCESSOR_FILES = ("processor_config.json", "preprocessor_config.json", "video_preprocessor_config.json")
+
+
+def carry_processor_files(model: str, output_dir: str | Path, trust_remote_code: bool = False) -> list[str]:
+    """Copy the model's own processor settings (:data:`PROCESSOR_FILES`) into ``output_dir``.
+
+    Only for families loaded with an image-only processor
+    (:func:`~mmpr_builder.train.families.image_only_processor_class`): what it
+    saved lacks the video processor, so the trained model would not load with
+    ``AutoProcessor`` where torchvision is installed. When the source (local
+    folder or Hub cache) has any of these files, the output gets exactly the
+    source's set: its files are copied over the saved ones, saved ones it lacks
+    are removed (the output is laid out as the checkpoint it came from).
+
+    Returns:
+        The names copied.
+    """
+    import shutil
+
+    from transformers import AutoConfig
+    from transformers.utils import cached_file
+
+    family = train_family(AutoConfig.from_pretrained(model, trust_remote_code=trust_remote_code).model_type)
+    if family is None or not family.image_only:
+        return []
+    found = {name: cached_file(model, name, _raise_exceptions_for_missing_entries=False,
+                               _raise_exceptions_for_connection_errors=False) for name in PROCESSOR_FILES}
+    found = {name: src for name, src in found.items() if src is not None}
+    if not found:
+        return []
+    for name in PROCESSOR_FILES:
+        dst = Path(output_dir) / name
+        if name in found:
+            shutil.copyfile(found[name], dst)
+        elif dst.is_file():
+            dst.unlink()
+    return sorted(found)
+
+
 def apply_lora(model: torch.nn.Module, config: MPOConfig) -> torch.nn.Module:
     """Wrap ``model`` with peft LoRA adapters per ``config.lora_*``.
 
@@ -161,6 +201,8 @@ def run_mpo(data: str | Path, config: MPOConfig, model: str, *, model_name: str 
     trainer = MPOTrainer(policy, config, prepared, processor, ref_model=ref_model)
     result = trainer.train(resume_from_checkpoint=resume_from_checkpoint)
     trainer.save_model(config.output_dir)
+    if trainer.args.should_save:
+        carry_processor_files(model, config.output_dir, trust)
     trainer.save_mpo_state(config.output_dir)
     summary = {
         "model": model_name or model, "model_path": model, "data": str(data), "pairs": report.to_dict(),

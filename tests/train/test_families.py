@@ -113,6 +113,9 @@ def test_mmpr_train_runs_for_family(family, family_dirs, build_out, tmp_path):
     from mmpr_builder.train.cli import train_command
 
     model_dir = family_dirs(family)
+    image_only = family not in ("text", "idefics3")
+    if image_only:  # as a real checkpoint: a video processor config our image-only processor does not write
+        (Path(model_dir) / "video_preprocessor_config.json").write_text('{"video_processor_type": "x"}\n')
     app = typer.Typer()
     app.command("train")(train_command)
     app.command("noop")(lambda: None)
@@ -147,3 +150,6 @@ def test_mmpr_train_runs_for_family(family, family_dirs, build_out, tmp_path):
     if family != "text":
         processor = load_processor(str(out))  # the saved processor loads back the same way
         assert type(processor).__name__ == type(load_processor(model_dir)).__name__
+    if image_only:  # the output carries the source's processor files, video processor included
+        for name in ("processor_config.json", "video_preprocessor_config.json"):
+            assert (out / name).read_text() == (Path(model_dir) / name).read_text()
