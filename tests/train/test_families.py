@@ -10,6 +10,7 @@ questions, with the engine double of ``tests/fake_engine.py``.
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -30,7 +31,8 @@ VISION_FAMILIES = ["idefics3", "llava_onevision", "qwen2_vl", "qwen2_5_vl", "int
 
 @pytest.fixture(scope="module")
 def build_out(tmp_path_factory) -> Path:
-    """Two real builds (fake engine): ``1-vqa`` (image pairs) and ``2-mathqa`` (text pairs), 2 items each."""
+    """Two real builds (fake engine): ``1-vqa`` (image pairs) and ``2-mathqa`` (text pairs), 2 items each;
+    returns a folder laid out as a build output whose ``data/`` holds the pair shards of both."""
     from mmpr_builder.build import run_build
     from mmpr_builder.build_config import assemble
 
@@ -41,7 +43,11 @@ def build_out(tmp_path_factory) -> Path:
                        recipe_flags={"sampling": {"num_samples": 4}})
         summary = run_build(cfg, engine=FakeEngine({i["id"]: str(i["answer"]) for i in items}), progress=False)
         assert summary["pairs"]["total"] > 0, summary
-    return root
+    pairs = root / "pairs" / "data"  # the pair shards of both builds, image shards first
+    pairs.mkdir(parents=True)
+    for shard in sorted(root.glob("*/data/*.parquet")):
+        shutil.copyfile(shard, pairs / f"{shard.parents[1].name}-{shard.name}")
+    return root / "pairs"
 
 
 @pytest.fixture(scope="module")
