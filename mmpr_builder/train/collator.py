@@ -4,8 +4,12 @@ For ``B`` pairs the batch holds ``2B`` sequences: rows ``0..B-1`` are
 ``prompt_i + chosen_i``, rows ``B..2B-1`` are ``prompt_i + rejected_i``, right
 padded. The prompts (with their images) go through the model's processor once;
 the image tensors it returns are repeated for the rejected half (concatenated
-on dim 0, which is the image/row axis for Idefics3, LLaVA, Qwen2-VL and
-InternVL processors). Output keys:
+on dim 0, which is the image, tile or row axis of every family in
+:data:`~mmpr_builder.train.families.TRAIN_FAMILIES`: Idefics3 and
+LLaVA-OneVision ``pixel_values`` per row, ``image_sizes`` and
+``batch_num_images`` per image/row, Qwen2-VL/2.5-VL patches and
+``image_grid_thw`` per image, InternVL tiles; tests/train/test_families.py
+checks each against the pairs run alone). Output keys:
 
 - ``input_ids``, ``attention_mask``: ``(2B, L)``;
 - ``completion_mask``: ``(2B, L)``, 1 on response tokens only (the labels);

@@ -87,6 +87,25 @@ def response_logps(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> tu
     return per_token.sum(dim=-1), label_mask.sum(dim=-1)
 
 
+def release_reference_pass(accelerator, loader) -> None:
+    """Free what the reference pass held before training starts: the prepared loader (accelerate keeps a
+    reference to every prepared dataloader), unreachable tensors, cached CUDA blocks and, on glibc,
+    the freed heap pages (``malloc_trim``), so training starts from the memory of one model."""
+    import ctypes
+    import gc
+
+    prepared = getattr(accelerator, "_dataloaders", None)
+    if prepared is not None and loader in prepared:
+        prepared.remove(loader)
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
+
+
 class MetricsJsonlCallback(TrainerCallback):
     """Appends every log record (with ``step`` and ``epoch``) as one JSON line to ``path`` (main process)."""
 
@@ -179,6 +198,7 @@ class MPOTrainer(Trainer):
                     cached = ref_cache.compute_reference(model, loader, self._logps_on_device, self.accelerator)
             else:
                 cached = ref_cache.compute_reference(model, loader, self._logps_on_device, self.accelerator)
+            release_reference_pass(self.accelerator, loader)
             if path is not None and self.accelerator.is_main_process:
                 ref_cache.save_cached(path, hashes, *cached)
             self.accelerator.wait_for_everyone()

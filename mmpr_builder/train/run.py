@@ -18,6 +18,7 @@ from typing import Any
 import torch
 
 from mmpr_builder.errors import ConfigError, ModelError
+from mmpr_builder.train.families import image_only_processor_class, train_family, transformers_class
 from mmpr_builder.train.mpo_config import MPOConfig
 
 logger = logging.getLogger(__name__)
@@ -58,14 +59,18 @@ def is_vlm(path: str, trust_remote_code: bool = False) -> bool:
 
 
 def load_model(path: str, dtype: torch.dtype, trust_remote_code: bool = False) -> torch.nn.Module:
-    """Load a VLM (``AutoModelForImageTextToText``) or, for other configs, a causal LM.
+    """Load a VLM with its family's class (:data:`~mmpr_builder.train.families.TRAIN_FAMILIES`, else
+    ``AutoModelForImageTextToText``) or, for other configs, a causal LM.
 
     Raises:
         ModelError: the folder or Hub id cannot be loaded.
     """
-    from transformers import AutoModelForCausalLM, AutoModelForImageTextToText
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForImageTextToText
 
-    cls = AutoModelForImageTextToText if is_vlm(path, trust_remote_code) else AutoModelForCausalLM
+    cls = AutoModelForCausalLM
+    if is_vlm(path, trust_remote_code):
+        family = train_family(AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code).model_type)
+        cls = transformers_class(family.model_class) if family else AutoModelForImageTextToText
     try:
         return cls.from_pretrained(path, dtype=dtype, trust_remote_code=trust_remote_code)
     except (OSError, ValueError, KeyError) as exc:
@@ -73,14 +78,21 @@ def load_model(path: str, dtype: torch.dtype, trust_remote_code: bool = False) -
 
 
 def load_processor(path: str, trust_remote_code: bool = False) -> Any:
-    """``AutoProcessor`` of a VLM, ``AutoTokenizer`` of a text-only model; with a pad token set.
+    """The processor of a VLM (its family's processor, images only where the family's carries a
+    torchvision video processor; else ``AutoProcessor``), ``AutoTokenizer`` of a text-only model;
+    with a pad token set.
 
     Raises:
         ModelError: no processor/tokenizer, or no chat template.
     """
-    from transformers import AutoProcessor, AutoTokenizer
+    from transformers import AutoConfig, AutoProcessor, AutoTokenizer
 
-    auto = AutoProcessor if is_vlm(path, trust_remote_code) else AutoTokenizer
+    auto = AutoTokenizer
+    if is_vlm(path, trust_remote_code):
+        family = train_family(AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code).model_type)
+        auto = AutoProcessor
+        if family is not None and family.image_only:
+            auto = image_only_processor_class(transformers_class(family.processor_class))
     try:
         processor = auto.from_pretrained(path, trust_remote_code=trust_remote_code)
     except (OSError, ValueError, KeyError) as exc:
@@ -91,6 +103,46 @@ def load_processor(path: str, trust_remote_code: bool = False) -> Any:
     if not (getattr(processor, "chat_template", None) or getattr(tok, "chat_template", None)):
         raise ModelError(f"{path!r} has no chat template; MPO trains on chat-formatted pairs")
     return processor
+
+
+#: Processor settings an image-only processor does not write (its video processor's among them).
+PROCESSOR_FILES = ("processor_config.json", "preprocessor_config.json", "video_preprocessor_config.json")
+
+
+def carry_processor_files(model: str, output_dir: str | Path, trust_remote_code: bool = False) -> list[str]:
+    """Copy the model's own processor settings (:data:`PROCESSOR_FILES`) into ``output_dir``.
+
+    Only for families loaded with an image-only processor
+    (:func:`~mmpr_builder.train.families.image_only_processor_class`): what it
+    saved lacks the video processor, so the trained model would not load with
+    ``AutoProcessor`` where torchvision is installed. When the source (local
+    folder or Hub cache) has any of these files, the output gets exactly the
+    source's set: its files are copied over the saved ones, saved ones it lacks
+    are removed (the output is laid out as the checkpoint it came from).
+
+    Returns:
+        The names copied.
+    """
+    import shutil
+
+    from transformers import AutoConfig
+    from transformers.utils import cached_file
+
+    family = train_family(AutoConfig.from_pretrained(model, trust_remote_code=trust_remote_code).model_type)
+    if family is None or not family.image_only:
+        return []
+    found = {name: cached_file(model, name, _raise_exceptions_for_missing_entries=False,
+                               _raise_exceptions_for_connection_errors=False) for name in PROCESSOR_FILES}
+    found = {name: src for name, src in found.items() if src is not None}
+    if not found:
+        return []
+    for name in PROCESSOR_FILES:
+        dst = Path(output_dir) / name
+        if name in found:
+            shutil.copyfile(found[name], dst)
+        elif dst.is_file():
+            dst.unlink()
+    return sorted(found)
 
 
 def apply_lora(model: torch.nn.Module, config: MPOConfig) -> torch.nn.Module:
@@ -149,6 +201,8 @@ def run_mpo(data: str | Path, config: MPOConfig, model: str, *, model_name: str 
     trainer = MPOTrainer(policy, config, prepared, processor, ref_model=ref_model)
     result = trainer.train(resume_from_checkpoint=resume_from_checkpoint)
     trainer.save_model(config.output_dir)
+    if trainer.args.should_save:
+        carry_processor_files(model, config.output_dir, trust)
     trainer.save_mpo_state(config.output_dir)
     summary = {
         "model": model_name or model, "model_path": model, "data": str(data), "pairs": report.to_dict(),
