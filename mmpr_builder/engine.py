@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mmpr_builder.build_config import EngineConfig
-from mmpr_builder.engine_args import llm_kwargs, stop_settings
+from mmpr_builder.engine_args import llm_kwargs, sampling_params, stop_settings
 from mmpr_builder.errors import EngineError, ModelError
 from mmpr_builder.hardware import resolve_dtype
 from mmpr_builder.items import Response
@@ -185,14 +185,11 @@ class Engine:
             ``error`` set when vLLM rejected it (bad image, prompt longer than
             the context, ...): that request fails alone.
         """
-        from vllm import SamplingParams
-
         s = request.sampling
         if s is None:
             raise EngineError(f"request {request.key!r} has no sampling settings")
-        params = SamplingParams(n=request.n, temperature=s.temperature, top_p=s.top_p, top_k=s.top_k,
-                                max_tokens=s.max_tokens, seed=request.seed,
-                                stop_token_ids=self.stops["stop_token_ids"] or None, stop=self.stops["stop"] or None)
+        params = sampling_params(n=request.n, temperature=s.temperature, top_p=s.top_p, top_k=s.top_k,
+                                 max_tokens=s.max_tokens, seed=request.seed, stops=self.stops)
         cont = request.continue_final_message
         try:
             [request_id] = self.llm.enqueue_chat(request.messages, params, use_tqdm=False,

@@ -99,6 +99,16 @@ def stop_settings(family: ModelFamily, tokenizer, config: EngineConfig) -> dict[
     return {"stop_token_ids": resolve_stop_token_ids(tokens, tokenizer), "stop": list(family.stop_strings)}
 
 
+def sampling_params(*, n: int, temperature: float, top_p: float, top_k: int, max_tokens: int, seed: int,
+                    stops: Mapping[str, list]):
+    """The ``vllm.SamplingParams`` of one request: its sampling settings plus the model's ``stops``
+    (from :func:`stop_settings`; empty lists pass None, vLLM's "no extra stops")."""
+    from vllm import SamplingParams
+
+    return SamplingParams(n=n, temperature=temperature, top_p=top_p, top_k=top_k, max_tokens=max_tokens, seed=seed,
+                          stop_token_ids=list(stops["stop_token_ids"]) or None, stop=list(stops["stop"]) or None)
+
+
 def check_extra_args(extra_args: Mapping[str, Any], known: list[str] | None = None) -> None:
     """Check ``engine.extra_args`` keys against ``vllm.EngineArgs``'s fields ("did you mean" on a typo).
 
