@@ -19,6 +19,8 @@ _LAZY = {
     "Engine": "mmpr_builder.engine",
     "pair_features": "mmpr_builder.schema",
     "resolve_model": "mmpr_builder.models.aliases",
+    "FAMILIES": "mmpr_builder.models.families",
+    "ModelFamily": "mmpr_builder.models.families",
 }
 
 __all__ = ["__version__", *_LAZY]
