@@ -20,6 +20,8 @@ _LAZY = {
     "make_engine": "mmpr_builder.engines",
     "pair_features": "mmpr_builder.schema",
     "resolve_model": "mmpr_builder.models.aliases",
+    "FAMILIES": "mmpr_builder.models.families",
+    "ModelFamily": "mmpr_builder.models.families",
 }
 
 __all__ = ["__version__", *_LAZY]

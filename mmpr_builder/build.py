@@ -29,27 +29,32 @@ log = logging.getLogger(__name__)
 #: engine fields recorded per backend (the others do not apply to it, or do not change the output)
 _PROVENANCE_FIELDS = {
     "vllm": ("backend", "tensor_parallel_size", "max_model_len", "gpu_memory_utilization", "dtype",
-             "limit_mm_per_prompt", "trust_remote_code", "enforce_eager"),
+             "limit_mm_per_prompt", "trust_remote_code", "enforce_eager", "stop_tokens", "extra_args"),
     "openai": ("backend", "base_url", "served_model"),
 }
 
 
-def make_provenance(cfg: BuildConfig, *, model_name: str) -> Provenance:
+def make_provenance(cfg: BuildConfig, *, model_name: str, family: str | None = None) -> Provenance:
     """The run's :class:`Provenance`: recipe, versions, model, resolved dtype, engine arguments, seed.
 
     The engine arguments are those of ``cfg.engine.backend`` (:data:`_PROVENANCE_FIELDS`):
     for ``openai`` the backend, base URL and served model name, never the API key or
     the variable holding it. A server's dtype is unknown here: recorded as ``server``.
+    ``engine`` also records the model's family (``family``, or found from
+    ``cfg.run.model``: :func:`~mmpr_builder.models.aliases.family_name_of`),
+    whose stop tokens and tiling knobs shape the responses.
     """
     from mmpr_builder import __version__
     from mmpr_builder.engines.vllm import is_cpu_build
     from mmpr_builder.hardware import resolve_dtype
+    from mmpr_builder.models.aliases import family_name_of
 
     backend = cfg.engine.backend
     engine = {k: v for k, v in dataclasses.asdict(cfg.engine).items() if k in _PROVENANCE_FIELDS[backend]}
     dtype = resolve_dtype(cfg.engine.dtype, cpu_build=is_cpu_build()) if backend == "vllm" else "server"
     if backend == "vllm":
         engine["dtype"] = dtype
+    engine["family"] = family or family_name_of(cfg.run.model)
     return Provenance(recipe=cfg.recipe.name, recipe_version=cfg.recipe.version, mmpr_version=__version__,
                       model=model_name, dtype=dtype, seed=cfg.run.seed, engine=engine, git_commit=git_commit())
 
@@ -111,7 +116,7 @@ def run_build(cfg: BuildConfig, *, engine=None, progress: bool = True) -> dict[s
     cfg.validate()
     recipe, run, out_dir = cfg.recipe, cfg.run, cfg.out_dir
     model_name = engine.model_name if engine is not None else (run.model or "embedded")
-    provenance = make_provenance(cfg, model_name=model_name)
+    provenance = make_provenance(cfg, model_name=model_name, family=getattr(engine, "family", None))
     if engine is not None:
         provenance = dataclasses.replace(provenance, dtype=engine.dtype,
                                          engine={**provenance.engine, "dtype": engine.dtype})

@@ -31,7 +31,8 @@ class EngineConfig:
 
     ``backend`` picks the implementation (:mod:`mmpr_builder.engines`); the
     ``vllm.LLM`` arguments apply to backend ``vllm``, the server fields
-    (``base_url`` ... ``retry_backoff_s``) to backend ``openai``.
+    (``base_url`` ... ``retry_backoff_s``) to backend ``openai``. None means "the model
+    family's or alias's value" (layering: :mod:`mmpr_builder.engine_args`).
     """
 
     backend: str = field(default="vllm", metadata={"help": "vllm (in-process) or openai (an OpenAI-compatible server)"})
@@ -49,6 +50,8 @@ class EngineConfig:
     request_timeout_s: float = field(default=600.0, metadata={"help": "seconds one server request may take before it is retried"})
     max_retries: int = field(default=5, metadata={"help": "retries of a request after a timeout, connection error, 429 or 5xx"})
     retry_backoff_s: float = field(default=1.0, metadata={"help": "first retry delay (seconds); doubles each retry"})
+    stop_tokens: list[str] | None = field(default=None, metadata={"help": "end-of-turn tokens to stop at, as token strings (None = the model family's; [] = only EOS)"})
+    extra_args: dict[str, Any] = field(default_factory=dict, metadata={"help": "further vllm.EngineArgs fields (--engine-arg KEY=VALUE); they win over the family's and mmpr's values, mappings merge key by key"})
 
 
 @dataclass
@@ -173,6 +176,11 @@ def _check_engine(e: EngineConfig) -> None:
     _need(e.request_timeout_s > 0, "engine.request_timeout_s", "> 0", e.request_timeout_s)
     _need(e.max_retries >= 0, "engine.max_retries", ">= 0", e.max_retries)
     _need(e.retry_backoff_s >= 0, "engine.retry_backoff_s", ">= 0", e.retry_backoff_s)
+    _need(e.stop_tokens is None or (isinstance(e.stop_tokens, list) and all(isinstance(t, str) and t for t in e.stop_tokens)),
+          "engine.stop_tokens", "a list of token strings", e.stop_tokens)
+    from mmpr_builder.engine_args import check_extra_args
+
+    check_extra_args(e.extra_args)
 
 
 def _check_run(r: RunConfig) -> None:
@@ -232,6 +240,37 @@ def assemble(source: str, *, data: Path | None = None, config_file: Path | None 
     return BuildConfig(recipe, engine, run)
 
 
+def parse_engine_args(items: list[str] | None) -> dict[str, Any]:
+    """``--engine-arg KEY=VALUE`` flags -> the ``engine.extra_args`` mapping.
+
+    VALUE is read as YAML (``8192`` is an int, ``true`` a bool, ``{max_pixels: 1000}``
+    a mapping, anything else a string); a dotted KEY sets one entry of a mapping
+    (``mm_processor_kwargs.max_pixels=1000``). Later flags win.
+
+    Raises:
+        ConfigError: an item without ``=`` or with an empty key, or a VALUE that is not valid YAML.
+    """
+    import yaml
+
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, raw = item.partition("=")
+        parts = key.strip().split(".")
+        if not sep or not all(parts):
+            raise ConfigError(f"--engine-arg {item!r}: expected KEY=VALUE (e.g. max_num_seqs=64)")
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError as e:
+            raise ConfigError(f"--engine-arg {item!r}: VALUE is not valid YAML ({e})") from None
+        node = out
+        for part in parts[:-1]:
+            if not isinstance(node.get(part), dict):
+                node[part] = {}
+            node = node[part]
+        node[parts[-1]] = value
+    return out
+
+
 def _given(flags: dict[str, Any]) -> dict[str, Any]:
     """Drop flags that were not given (None), recursing into nested mappings."""
     out = {}
@@ -245,4 +284,4 @@ def _given(flags: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-__all__ = ["BuildConfig", "EngineConfig", "RunConfig", "assemble", "load_source"]
+__all__ = ["BuildConfig", "EngineConfig", "RunConfig", "assemble", "load_source", "parse_engine_args"]

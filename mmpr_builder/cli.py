@@ -22,7 +22,7 @@ from mmpr_builder.train.cli import train_command
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Build multimodal preference pairs (MMPR) with vLLM and train on them (MPO).")
-models_app = typer.Typer(no_args_is_help=True, help="Model aliases and the embedded default model.")
+models_app = typer.Typer(no_args_is_help=True, help="Model families, aliases and the embedded default model.")
 app.add_typer(models_app, name="models")
 
 
@@ -57,6 +57,8 @@ def build(
     served_model: Annotated[Optional[str], typer.Option(help="model name sent to the server (default: the --model's path or id)")] = None,
     max_concurrency: Annotated[Optional[int], typer.Option(help="most requests open at once against the server [default: 32]")] = None,
     shard: Annotated[Optional[str], typer.Option(help="I/N: take only the items whose id hashes to I of N (one of N sharded runs)")] = None,
+    engine_arg: Annotated[Optional[list[str]], typer.Option(help="further vLLM engine argument KEY=VALUE (VALUE as YAML; KEY.SUBKEY sets one entry of a mapping, e.g. mm_processor_kwargs.max_pixels=1003520); repeatable; wins over the model family's defaults")] = None,
+    stop_token: Annotated[Optional[list[str]], typer.Option(help="end-of-turn token to stop at (repeatable); replaces the model family's list")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="read and check the whole source, count items, images and prompt tokens, print the work and an estimated time; no engine, nothing written")] = False,
     throughput: Annotated[Optional[float], typer.Option(help="with --dry-run: generated tokens/s to estimate the time with [default: measured figure for the model and machine]")] = None,
@@ -68,7 +70,7 @@ def build(
     Every setting is checked before anything is written: a bad one exits with status 2.
     """
     from mmpr_builder.build import run_build
-    from mmpr_builder.build_config import assemble
+    from mmpr_builder.build_config import assemble, parse_engine_args
     from mmpr_builder.errors import ConfigError
     from mmpr_builder.output.summary import format_summary
 
@@ -84,7 +86,8 @@ def build(
                       "gpu_memory_utilization": gpu_memory_utilization, "dtype": dtype,
                       "limit_mm_per_prompt": limit_mm_per_prompt, "trust_remote_code": trust_remote_code,
                       "backend": engine, "base_url": base_url, "api_key_env": api_key_env,
-                      "served_model": served_model, "max_concurrency": max_concurrency},
+                      "served_model": served_model, "max_concurrency": max_concurrency,
+                      "stop_tokens": stop_token, "extra_args": parse_engine_args(engine_arg)},
         run_flags={"out_dir": str(out) if out is not None else None, "model": model, "limit": limit, "seed": seed,
                    "overwrite": overwrite, "inflight_items": inflight_items, "max_shard_mb": max_shard_mb,
                    "max_shard_rows": max_shard_rows, "push_to_hub": push_to_hub, "private": private,
@@ -183,14 +186,12 @@ def check_answer_cmd(
 
 
 @models_app.command("list")
-def models_list():
-    """Show the model aliases and what each needs."""
-    from mmpr_builder.models.aliases import MODEL_ALIASES
+def models_list(json_out: Annotated[bool, typer.Option("--json", help="print the families as JSON")] = False):
+    """Show the model families (build with vLLM / vLLM-CPU here, train, convert) and the aliases of each."""
+    from mmpr_builder.models.listing import format_families, list_families
 
-    typer.echo(f"{'embedded':<20} tiny offline Idefics3 (SmolLM2-135M + untrained vision tower; smoke tests only)")
-    for _, spec in MODEL_ALIASES.items():
-        extra = " trust_remote_code" if spec.trust_remote_code else ""
-        typer.echo(f"{spec.name:<20} {spec.path}{extra}")
+    rows = list_families()
+    typer.echo(json.dumps(rows, indent=2) if json_out else format_families(rows))
 
 
 @models_app.command("build-embedded")

@@ -175,6 +175,12 @@ def _coerce(value: Any, current: Any, path: str) -> Any:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{path}: expected a number, got {value!r}")
         return type(current)(value) if isinstance(current, float) or float(value).is_integer() else value
+    if isinstance(current, dict):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{path}: expected a mapping, got {value!r}")
+        from mmpr_builder.engine_args import deep_merge
+
+        return deep_merge(current, value)
     if isinstance(current, list):
         if isinstance(value, str):
             value = [v.strip() for v in value.split(",") if v.strip()]

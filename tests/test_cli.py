@@ -83,10 +83,22 @@ def test_sources_lists_the_bundled_recipes():
     assert sorted(names) == ["arith", "caption", "mathqa", "tabmwp", "vqa"]
 
 
-def test_models_list_has_internvl_alias():
+def test_models_list_shows_families_support_and_aliases():
     result = runner.invoke(app, ["models", "list"])
     assert result.exit_code == 0
-    assert "internvl2-8b" in result.output and "OpenGVLab/InternVL2-8B trust_remote_code" in result.output
+    blocks = {b.split(":", 1)[0]: b for b in result.output.strip().split("\n\n")}
+    assert list(blocks) == ["internvl-chat", "internvl-hf", "qwen2-vl", "qwen2.5-vl", "llava-onevision", "llava",
+                            "idefics3", "smolvlm", "text"]
+    assert "InternVLChatModel (remote code)" in blocks["internvl-chat"]
+    assert "aliases: internvl2-8b, internvl2-2b," in blocks["internvl-chat"]
+    assert "train: after `mmpr models convert` to internvl-hf" in blocks["internvl-chat"]
+    assert "vLLM-CPU here no (needs torchvision)" in blocks["qwen2-vl"]
+    assert "vLLM-CPU here runs" in blocks["idefics3"] and "aliases: embedded, " in blocks["idefics3"]
+    assert "tiling: min_pixels=784, max_pixels=1003520" in blocks["qwen2.5-vl"]
+    rows = json.loads(runner.invoke(app, ["models", "list", "--json"]).output)
+    internvl = next(r for r in rows if r["name"] == "internvl-chat")
+    assert internvl["aliases"]["internvl2-8b"] == "OpenGVLab/InternVL2-8B"
+    assert internvl["stop_tokens"] == ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|end|>"]
 
 
 def test_unknown_recipe_fails_before_any_work(tmp_path):

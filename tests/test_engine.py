@@ -81,3 +81,17 @@ def test_many_seeded_requests_beyond_one_prefill_step(engine):
     results = engine.generate(requests, temperature=0.7, top_k=50, max_tokens=4)
     assert [r.error for r in results] == [None] * 24
     assert all(len(r.responses) == 4 for r in results)
+
+
+def test_family_stop_tokens_reach_the_engine(engine):
+    """The embedded model is an Idefics3: its family's end-of-turn tokens are resolved with the real
+    tokenizer and every request samples with them; a response that stops ends on one of them."""
+    tok = engine.tokenizer
+    assert engine.family == "idefics3"
+    stop_ids = tok.convert_tokens_to_ids(["<end_of_utterance>", "<|im_end|>"])
+    assert engine.stops == {"stop_token_ids": stop_ids, "stop": []} and tok.unk_token_id not in stop_ids
+    [res] = engine.generate([_request("hi", "Say hello in one short sentence.", n=4, seed=3)],
+                            temperature=0.7, max_tokens=200)
+    stopped = [r for r in res.responses if r.finish_reason == "stop"]
+    assert stopped, [r.text for r in res.responses]
+    assert all(r.token_ids[-1] in stop_ids for r in stopped)

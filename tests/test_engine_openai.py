@@ -140,7 +140,8 @@ def test_build_survives_a_misbehaving_server(fake, tmp_path, caplog):
     assert CONTINUATION_HINT in caplog.text
     assert fake.most_open <= 2  # --max-concurrency
     stamp = json.loads(pq.read_schema(sorted((out / "data").glob("*.parquet"))[0]).metadata[b"mmpr"])
-    assert stamp["engine"] == {"backend": "openai", "base_url": fake.base_url, "served_model": None}
+    assert stamp["engine"] == {"backend": "openai", "base_url": fake.base_url, "served_model": None,
+                               "family": "idefics3"}
     assert stamp["dtype"] == "server"
     assert KEY.encode() not in _files_text(out) and KEY not in caplog.text
 
@@ -269,7 +270,8 @@ def test_build_through_vllm_serve(server_engine, vllm_server, tmp_path):
         assert message_text(row["chosen"]) != message_text(row["rejected"])
         assert row["model"] == "embedded" and row["dtype"] == "server"
     stamp = json.loads(pq.read_schema(sorted((out / "data").glob("*.parquet"))[0]).metadata[b"mmpr"])
-    assert stamp["engine"] == {"backend": "openai", "base_url": vllm_server, "served_model": None}
+    assert stamp["engine"] == {"backend": "openai", "base_url": vllm_server, "served_model": None,
+                               "family": "idefics3"}
     assert KEY.encode() not in _files_text(out) and KEY not in proc.stdout + proc.stderr
 
 

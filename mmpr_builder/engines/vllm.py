@@ -29,6 +29,7 @@ import os
 from typing import Any
 
 from mmpr_builder.build_config import EngineConfig
+from mmpr_builder.engine_args import llm_kwargs, sampling_params, stop_settings
 from mmpr_builder.errors import EngineError, ModelError
 from mmpr_builder.hardware import resolve_dtype
 from mmpr_builder.engines.base import GenerationRequest, GenerationResult, StreamingEngine
@@ -72,6 +73,8 @@ class Engine(StreamingEngine):
     Attributes:
         dtype: the dtype the engine runs (``float32``, ``bfloat16``, ...).
         tokenizer: the model's tokenizer. max_model_len: context length in tokens.
+        stops: ``{"stop_token_ids", "stop"}`` every request samples with (the family's end-of-turn
+            tokens; :func:`mmpr_builder.engine_args.stop_settings`).
     Raises:
         ModelError: vLLM is not installed or the model fails to load.
     """
@@ -89,27 +92,8 @@ class Engine(StreamingEngine):
         if config.dtype == "auto" and cpu:
             log.warning("dtype auto -> %s (CPU %s native bfloat16)", self.dtype,
                         "has" if self.dtype == "bfloat16" else "has no")
-        kwargs: dict[str, Any] = dict(spec.engine_kwargs)
-        kwargs.update(
-            model=spec.path,
-            tensor_parallel_size=config.tensor_parallel_size,
-            dtype=self.dtype,
-            trust_remote_code=spec.trust_remote_code if config.trust_remote_code is None else config.trust_remote_code,
-            limit_mm_per_prompt={"image": config.limit_mm_per_prompt or spec.limit_mm_per_prompt},
-            seed=seed,
-            enforce_eager=cpu if config.enforce_eager is None else config.enforce_eager,
-        )
-        max_len = config.max_model_len or spec.max_model_len
-        if max_len:
-            kwargs["max_model_len"] = max_len
-        if cpu:
-            # A prompt split over steps (chunked prefill) discards a sampled token and rewinds
-            # its seeded generator, which CPU generators cannot do ("CPU Generator does not use
-            # offset"): whole-prompt prefill keeps per-request seeds working on vLLM-CPU.
-            kwargs["enable_chunked_prefill"] = False
-            kwargs["max_num_batched_tokens"] = max(max_len or 0, 8192)
-        else:
-            kwargs["gpu_memory_utilization"] = config.gpu_memory_utilization
+        kwargs = llm_kwargs(spec, config, dtype=self.dtype, seed=seed, cpu=cpu)
+        log.info("vLLM arguments for %s (family %s): %s", spec.name, spec.family, kwargs)
         self.spec = spec
         self.config = config
         try:
@@ -119,9 +103,16 @@ class Engine(StreamingEngine):
         if not cpu:
             self.dtype = str(self.llm.llm_engine.model_config.dtype).removeprefix("torch.")
         self.tokenizer = self.llm.get_tokenizer()
+        self.stops = stop_settings(spec.model_family, self.tokenizer, config)
+        log.info("stops for %s: %s", spec.name, self.stops)
         self.max_model_len = self.llm.llm_engine.model_config.max_model_len
         # vLLM external request id -> (its internal id, the request)
         self._in_flight: dict[str, tuple[str, GenerationRequest]] = {}
+
+    @property
+    def family(self) -> str:
+        """Name of the model's family (:mod:`mmpr_builder.models.families`)."""
+        return self.spec.family
 
     @property
     def model_name(self) -> str:
@@ -139,13 +130,11 @@ class Engine(StreamingEngine):
             ``error`` set when vLLM rejected it (bad image, prompt longer than
             the context, ...): that request fails alone.
         """
-        from vllm import SamplingParams
-
         s = request.sampling
         if s is None:
             raise EngineError(f"request {request.key!r} has no sampling settings")
-        params = SamplingParams(n=request.n, temperature=s.temperature, top_p=s.top_p, top_k=s.top_k,
-                                max_tokens=s.max_tokens, seed=request.seed)
+        params = sampling_params(n=request.n, temperature=s.temperature, top_p=s.top_p, top_k=s.top_k,
+                                 max_tokens=s.max_tokens, seed=request.seed, stops=self.stops)
         cont = request.continue_final_message
         try:
             [request_id] = self.llm.enqueue_chat(request.messages, params, use_tqdm=False,

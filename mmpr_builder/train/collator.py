@@ -8,7 +8,7 @@ on dim 0, which is the image, tile or row axis of every family in
 :data:`~mmpr_builder.train.families.TRAIN_FAMILIES`: Idefics3 and
 LLaVA-OneVision ``pixel_values`` per row, ``image_sizes`` and
 ``batch_num_images`` per image/row, Qwen2-VL/2.5-VL patches and
-``image_grid_thw`` per image, InternVL tiles; tests/train/test_families.py
+``image_grid_thw`` per image, InternVL tiles; tests/train/test_train_families.py
 checks each against the pairs run alone). Output keys:
 
 - ``input_ids``, ``attention_mask``: ``(2B, L)``;
