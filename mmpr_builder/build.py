@@ -32,6 +32,9 @@ _PROVENANCE_FIELDS = {
              "limit_mm_per_prompt", "trust_remote_code", "enforce_eager", "stop_tokens", "extra_args"),
     "openai": ("backend", "base_url", "served_model"),
 }
+# the layout (cluster address, replicas, batch size) does not change the pairs: not recorded, so a
+# run may resume on another cluster or with more replicas
+_PROVENANCE_FIELDS["ray"] = _PROVENANCE_FIELDS["vllm"]
 
 
 def make_provenance(cfg: BuildConfig, *, model_name: str, family: str | None = None) -> Provenance:
@@ -51,8 +54,9 @@ def make_provenance(cfg: BuildConfig, *, model_name: str, family: str | None = N
 
     backend = cfg.engine.backend
     engine = {k: v for k, v in dataclasses.asdict(cfg.engine).items() if k in _PROVENANCE_FIELDS[backend]}
-    dtype = resolve_dtype(cfg.engine.dtype, cpu_build=is_cpu_build()) if backend == "vllm" else "server"
-    if backend == "vllm":
+    local = backend in ("vllm", "ray")  # vLLM from this install (in-process or on the Ray workers)
+    dtype = resolve_dtype(cfg.engine.dtype, cpu_build=is_cpu_build()) if local else "server"
+    if local:
         engine["dtype"] = dtype
     engine["family"] = family or family_name_of(cfg.run.model)
     return Provenance(recipe=cfg.recipe.name, recipe_version=cfg.recipe.version, mmpr_version=__version__,

@@ -30,12 +30,13 @@ class EngineConfig:
     """The engine backend and its arguments (the ``engine:`` mapping and the engine flags).
 
     ``backend`` picks the implementation (:mod:`mmpr_builder.engines`); the
-    ``vllm.LLM`` arguments apply to backend ``vllm``, the server fields
+    ``vllm.LLM`` arguments apply to backends ``vllm`` and ``ray`` (each replica),
+    ``ray_address`` ... ``replica_inflight`` to backend ``ray``, the server fields
     (``base_url`` ... ``retry_backoff_s``) to backend ``openai``. None means "the model
     family's or alias's value" (layering: :mod:`mmpr_builder.engine_args`).
     """
 
-    backend: str = field(default="vllm", metadata={"help": "vllm (in-process) or openai (an OpenAI-compatible server)"})
+    backend: str = field(default="vllm", metadata={"help": "vllm (in-process), ray (vLLM replicas on a Ray cluster) or openai (an OpenAI-compatible server)"})
     tensor_parallel_size: int = field(default=1, metadata={"help": "GPUs per model replica (vLLM tensor parallel)"})
     max_model_len: int | None = field(default=None, metadata={"help": "context length in tokens (None = model's alias default)"})
     gpu_memory_utilization: float = field(default=0.9, metadata={"help": "share of GPU memory vLLM may take"})
@@ -43,6 +44,9 @@ class EngineConfig:
     limit_mm_per_prompt: int | None = field(default=None, metadata={"help": "most images per prompt (None = alias default)"})
     trust_remote_code: bool | None = field(default=None, metadata={"help": "allow model code from the Hub (None = alias default)"})
     enforce_eager: bool | None = field(default=None, metadata={"help": "disable graph capture (None = on for CPU)"})
+    ray_address: str | None = field(default=None, metadata={"help": "Ray cluster to join, e.g. ray://head:10001 or auto (None: start a local one; backend ray)"})
+    replicas: int = field(default=1, metadata={"help": "copies of the model (backend ray): one per GPU or tensor-parallel group; on CPU, each gets an equal share of the cores"})
+    replica_inflight: int = field(default=256, metadata={"help": "most requests one replica holds at once (Ray Data calls open on it; backend ray)"})
     base_url: str | None = field(default=None, metadata={"help": "OpenAI-compatible server, e.g. http://host:8000/v1 (backend openai)"})
     api_key_env: str = field(default="OPENAI_API_KEY", metadata={"help": "NAME of the environment variable holding the server's API key (the key is never written)"})
     served_model: str | None = field(default=None, metadata={"help": "model name sent to the server (None: the --model's path or id)"})
@@ -167,6 +171,10 @@ def _check_engine(e: EngineConfig) -> None:
     _need(e.dtype in DTYPES, "engine.dtype", f"one of {', '.join(DTYPES)}", e.dtype)
     _need(e.limit_mm_per_prompt is None or e.limit_mm_per_prompt >= 1, "engine.limit_mm_per_prompt", ">= 1",
           e.limit_mm_per_prompt)
+    _need(e.replicas >= 1, "engine.replicas (--replicas)", ">= 1", e.replicas)
+    _need(e.replica_inflight >= 1, "engine.replica_inflight", ">= 1", e.replica_inflight)
+    _need(e.ray_address is None or bool(e.ray_address.strip()), "engine.ray_address (--ray-address)",
+          "a Ray address (host:port, ray://host:port or auto)", e.ray_address)
     if e.backend == "openai":
         _need(bool(e.base_url) and bool(_URL.match(e.base_url)), "engine.base_url (--base-url)",
               "an http(s) URL of an OpenAI-compatible server (backend openai)", e.base_url)

@@ -43,8 +43,46 @@ class FakeEngine:
         self.submitted.append(req)
 
     def step(self):
-        req = self.queue.popleft()
+        return [self.step_one(self.queue.popleft())]
+
+    def step_one(self, req):
+        """The result of one request (see ``respond``)."""
         truth = self.truths.get(req.key.split("#")[0], "")
         texts = [self.respond(truth, req.seed, j) for j in range(req.n)]
-        return [GenerationResult(req.key, [Response(t, "stop", len(t.split()), list(range(len(t.split()))))
-                                           for t in texts])]
+        return GenerationResult(req.key, [Response(t, "stop", len(t.split()), list(range(len(t.split()))))
+                                          for t in texts])
+
+
+class _RejectingEngine(FakeEngine):
+    """:class:`FakeEngine` answering with truth ``42``; a request whose item id holds ``failrow``
+    is rejected at submit (as vLLM rejects a bad image)."""
+
+    def __init__(self):
+        super().__init__({}, respond=lambda _, seed, j: seeded_answer("42", seed, j))
+
+    def submit(self, req):
+        if "failrow" in req.key:
+            return GenerationResult(req.key, error="ValueError: bad image")
+        return super().submit(req)
+
+
+def fake_replica():
+    """A :class:`mmpr_builder.engines.ray.Replica` double over :class:`_RejectingEngine`
+    (imports Ray's engine module lazily). A block holding an item id with ``crash`` raises out
+    of the replica: the Ray dataset fails, as when a replica is lost for good.
+    """
+    from mmpr_builder.engines.ray import Replica
+
+    class FakeReplica(Replica):
+        def __init__(self, spec, config, seed):
+            self.engine = _RejectingEngine()
+            self._start_stepping()
+
+        def __call__(self, batch):
+            import pickle
+
+            if any("crash" in pickle.loads(b).key for b in batch["request"]):
+                raise RuntimeError("replica lost")
+            return super().__call__(batch)
+
+    return FakeReplica

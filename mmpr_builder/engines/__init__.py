@@ -1,6 +1,8 @@
 """Engines: one interface (:class:`~.base.StreamingEngine`), one implementation per backend.
 
 - ``vllm`` (default, :class:`.vllm.Engine`): an in-process ``vllm.LLM``.
+- ``ray`` (:class:`.ray.RayEngine`): an actor pool of vLLM engines on a Ray
+  cluster, through Ray Data (``replicas`` copies of the model).
 - ``openai`` (:class:`.openai.OpenAIEngine`): any OpenAI-compatible
   chat-completions server (a ``vllm serve`` fleet behind a load balancer, SGLang, a hosted API).
 
@@ -36,6 +38,10 @@ def make_engine(spec, config, seed: int = 0) -> StreamingEngine:
         from mmpr_builder.engines.vllm import Engine
 
         return Engine(spec, config, seed=seed)
+    if config.backend == "ray":
+        from mmpr_builder.engines.ray import RayEngine
+
+        return RayEngine(spec, config, seed=seed)
     if config.backend == "openai":
         from mmpr_builder.engines.openai import OpenAIEngine
 

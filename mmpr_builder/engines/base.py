@@ -1,6 +1,6 @@
 """The engine interface: requests in, sampled responses out, as a stream.
 
-Every engine (:mod:`.vllm` in-process, :mod:`.openai` over HTTP) implements
+Every engine (:mod:`.vllm` in-process, :mod:`.ray` on a Ray cluster, :mod:`.openai` over HTTP) implements
 :class:`StreamingEngine`: :meth:`~StreamingEngine.submit` adds one
 :class:`GenerationRequest` at any time, :meth:`~StreamingEngine.step` advances
 the work and returns the requests that finished (any order), and
@@ -22,7 +22,7 @@ from typing import Any
 from mmpr_builder.errors import EngineError
 from mmpr_builder.items import Response
 
-ENGINE_BACKENDS = ("vllm", "openai")
+ENGINE_BACKENDS = ("vllm", "ray", "openai")
 
 
 def item_seed(run_seed: int, item_id: str, stage: str = "sample") -> int:
