@@ -79,39 +79,47 @@ class Replica:
         self._start_stepping()
 
     def _start_stepping(self) -> None:
+        """Start the thread that alone drives the engine (vLLM's engine is not thread-safe)."""
         self._lock = threading.Condition()
-        self._pending: set[str] = set()  # keys submitted by open calls, not yet done
-        self._done: dict[str, GenerationResult] = {}
+        self._incoming: list[GenerationRequest] = []  # from open calls, not yet submitted
+        self._done: dict[str, GenerationResult] = {}  # finished, not yet taken by their call
         threading.Thread(target=self._step_forever, name="mmpr-replica-step", daemon=True).start()
 
     def _step_forever(self) -> None:
+        pending: set[str] = set()  # submitted to the engine, not finished
         while True:
             with self._lock:
-                while not self.engine.in_flight:
+                while not self._incoming and not pending:
                     self._lock.wait()
-            try:
-                results = self.engine.step()
-            except Exception as e:  # noqa: BLE001 - fail what is open, keep the replica
-                log.error("replica step failed: %s: %s", type(e).__name__, e)
-                results = [GenerationResult(k, error=f"{type(e).__name__}: {e}") for k in list(self._pending)]
-            with self._lock:
-                for r in results:
-                    if r.key in self._pending:
-                        self._pending.discard(r.key)
-                        self._done[r.key] = r
-                self._lock.notify_all()
+                incoming, self._incoming = self._incoming, []
+            finished = []
+            for r in incoming:
+                rejected = self.engine.submit(r)
+                if rejected is not None:
+                    finished.append(rejected)
+                else:
+                    pending.add(r.key)
+            if pending:
+                try:
+                    stepped = self.engine.step()
+                except Exception as e:  # noqa: BLE001 - fail what is open, keep the replica
+                    log.error("replica step failed: %s: %s", type(e).__name__, e)
+                    stepped = [GenerationResult(k, error=f"{type(e).__name__}: {e}") for k in pending]
+                for r in stepped:
+                    if r.key in pending:
+                        pending.discard(r.key)
+                        finished.append(r)
+            if finished:
+                with self._lock:
+                    self._done.update((r.key, r) for r in finished)
+                    self._lock.notify_all()
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, list[bytes]]:
         """Sample a block: column ``request`` (pickled :class:`GenerationRequest`, sampling set) in,
         column ``result`` (pickled :class:`GenerationResult`, same order) out. Never raises."""
         requests = [pickle.loads(blob) for blob in batch["request"]]
         with self._lock:
-            for r in requests:
-                rejected = self.engine.submit(r)
-                if rejected is not None:
-                    self._done[r.key] = rejected
-                else:
-                    self._pending.add(r.key)
+            self._incoming.extend(requests)
             self._lock.notify_all()
             while not all(r.key in self._done for r in requests):
                 self._lock.wait()
@@ -215,7 +223,7 @@ class RayEngine(StreamingEngine):
             else:
                 ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, runtime_env=runtime_env,
                          log_to_driver=False)
-                self._own_cluster = True
+            self._own_cluster = True  # this process's connection: close() ends it
         self._actor_resources = self._resources(ray.cluster_resources())
         self._results: queue.Queue = queue.Queue()
         self._in_flight: dict[str, GenerationRequest] = {}
@@ -328,15 +336,16 @@ class RayEngine(StreamingEngine):
         return failed
 
     def close(self) -> None:
-        """End the dataset (its replicas exit) and stop the local cluster this engine started."""
+        """End the dataset (its replicas exit) and the Ray connection this engine opened (a local
+        cluster it started stops; a cluster joined by ``ray_address`` keeps running)."""
         import ray
 
         if self._requests is not None:
             self._requests.put(_END)
             if self._reader is not None:
-                self._reader.join()
+                self._reader.join(timeout=120)
             self._requests = self._reader = None
-        if self._own_cluster and ray.is_initialized():
+        if self._own_cluster and ray.is_initialized():  # stops a local cluster; leaves a remote one running
             ray.shutdown()
             self._own_cluster = False
 
