@@ -62,7 +62,8 @@ def build(args, tmp: Path, name: str, extra: list[str]) -> dict:
                           env={**os.environ, "PYTHONPATH": str(REPO)})
     if proc.returncode != 0:
         raise SystemExit(f"{name} failed:\n{proc.stderr[-3000:]}")
-    summary = json.loads(proc.stdout)
+    text = proc.stdout  # the summary is the last JSON object (vLLM may log to stdout before it)
+    summary = json.loads(text[text.rindex("\n{") + 1:] if not text.startswith("{") else text)
     summary["process_seconds"] = time.perf_counter() - t0
     return summary
 

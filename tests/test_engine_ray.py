@@ -47,6 +47,11 @@ def _pair_ids(out: Path) -> list[str]:
     return sorted(r["id"] for f in sorted((out / "data").glob("*.parquet")) for r in pq.read_table(f).to_pylist())
 
 
+def _summary(stdout: str) -> dict:
+    """The ``--json`` summary: the last JSON object on stdout (vLLM logs to stdout before it)."""
+    return json.loads(stdout if stdout.startswith("{") else stdout[stdout.rindex("\n{") + 1:])
+
+
 def _build(tmp: Path, name: str, args: list[str], engine_yaml: dict) -> tuple[Path, dict]:
     config = tmp / f"{name}.yaml"
     config.write_text(json.dumps({**CAPTION, "engine": engine_yaml}))
@@ -57,7 +62,7 @@ def _build(tmp: Path, name: str, args: list[str], engine_yaml: dict) -> tuple[Pa
                           cwd=REPO_ROOT, env={**os.environ, **ENGINE_ENV, "PYTHONPATH": str(REPO_ROOT)},
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-4000:]
-    return out, json.loads(proc.stdout)
+    return out, _summary(proc.stdout)
 
 
 @pytest.mark.engine
