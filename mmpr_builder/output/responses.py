@@ -155,40 +155,10 @@ def encode_response_rows(item_id: str, rows: list[dict], schema):
     Raises:
         OutputError: naming the item and row, for any of the above or a value of the wrong type.
     """
-    import pyarrow as pa
+    from .shard_rows import encode_checked
 
-    from .shard_rows import _embed
-
-    features = response_features()
-    image_feature = features["images"].feature
-    columns = set(features)
-    seen: set[str] = set()
-    encoded = []
-    for i, row in enumerate(rows):
-        missing, unknown = columns - row.keys(), row.keys() - columns
-        if missing or unknown:
-            raise OutputError(f"item {item_id!r}: response row {i}: missing columns {sorted(missing)}, "
-                              f"unknown columns {sorted(unknown)}")
-        for key in REQUIRED:
-            if row[key] is None:
-                raise OutputError(f"item {item_id!r}: response row {i}: column {key!r} is null")
-        if row["item_id"] != item_id:
-            raise OutputError(f"item {item_id!r}: response row {i} has item_id {row['item_id']!r}")
-        if row["kind"] not in RESPONSE_KINDS:
-            raise OutputError(f"item {item_id!r}: response row {i}: unknown kind {row['kind']!r} "
-                              f"(expected one of {RESPONSE_KINDS})")
-        if row["id"] in seen:
-            raise OutputError(f"item {item_id!r}: duplicate response id {row['id']!r}")
-        seen.add(row["id"])
-        try:
-            images = [_embed(image_feature.encode_example(im), item_id) for im in row["images"] or []]
-            encoded.append(features.encode_example({**row, "images": images if row["images"] is not None else None}))
-        except (TypeError, ValueError, AttributeError) as e:
-            raise OutputError(f"item {item_id!r}: response row {i} does not match the responses schema: {e}") from e
-    try:
-        return pa.Table.from_pylist(encoded, schema=schema)
-    except (pa.ArrowException, TypeError, ValueError, OverflowError) as e:
-        raise OutputError(f"item {item_id!r}: rows do not match the responses schema: {e}") from e
+    return encode_checked(item_id, rows, schema, response_features(), required=REQUIRED, kind_column="kind",
+                          kinds=RESPONSE_KINDS, what="response")
 
 
 def make_response_rows(p) -> list[dict[str, Any]]:

@@ -37,11 +37,28 @@ def encode_rows(item_id: str, rows: list[dict], schema):
     Raises:
         OutputError: naming the item and row, for any of the above or a value of the wrong type.
     """
+    rows = [row if row.get("images") is not None else {**row, "images": []} for row in rows]
+    return encode_checked(item_id, rows, schema, pair_features(), required=REQUIRED, kind_column="method",
+                          kinds=METHODS, what="pair")
+
+
+def encode_checked(item_id: str, rows: list[dict], schema, features, *, required, kind_column: str, kinds,
+                   what: str):
+    """Check and encode the rows of one item against ``features`` (the shared core of pair and response rows).
+
+    Each row must have exactly the columns of ``features``, non-null ``required`` columns,
+    ``item_id == item_id``, a ``kind_column`` value in ``kinds`` and an ``id`` unique within
+    the item; images are embedded one by one (:func:`_embed`). ``what`` names the rows in errors.
+
+    Returns:
+        ``pyarrow.Table`` with ``schema``.
+    Raises:
+        OutputError: naming the item and row.
+    """
     import pyarrow as pa
 
     from ..items import ImageData
 
-    features = pair_features()
     image_feature = features["images"].feature
     columns = set(features)
     seen: set[str] = set()
@@ -49,33 +66,33 @@ def encode_rows(item_id: str, rows: list[dict], schema):
     for i, row in enumerate(rows):
         missing, unknown = columns - row.keys(), row.keys() - columns
         if missing or unknown:
-            raise OutputError(f"item {item_id!r}: pair row {i}: missing columns {sorted(missing)}, "
+            raise OutputError(f"item {item_id!r}: {what} row {i}: missing columns {sorted(missing)}, "
                               f"unknown columns {sorted(unknown)}")
-        for key in REQUIRED:
+        for key in required:
             if row[key] is None:
-                raise OutputError(f"item {item_id!r}: pair row {i}: column {key!r} is null")
+                raise OutputError(f"item {item_id!r}: {what} row {i}: column {key!r} is null")
         if row["item_id"] != item_id:
-            raise OutputError(f"item {item_id!r}: pair row {i} has item_id {row['item_id']!r}")
-        if row["method"] not in METHODS:
-            raise OutputError(f"item {item_id!r}: pair row {i}: unknown method {row['method']!r} "
-                              f"(expected one of {METHODS})")
+            raise OutputError(f"item {item_id!r}: {what} row {i} has item_id {row['item_id']!r}")
+        if row[kind_column] not in kinds:
+            raise OutputError(f"item {item_id!r}: {what} row {i}: unknown {kind_column} {row[kind_column]!r} "
+                              f"(expected one of {kinds})")
         if row["id"] in seen:
-            raise OutputError(f"item {item_id!r}: duplicate pair id {row['id']!r}")
+            raise OutputError(f"item {item_id!r}: duplicate {what} id {row['id']!r}")
         seen.add(row["id"])
         try:
             # each image on its own: datasets encodes a list by looking at its first element only
-            images = [_embed(image_feature.encode_example(
+            images = None if row["images"] is None else [_embed(image_feature.encode_example(
                 {"bytes": im.bytes, "path": im.path} if isinstance(im, ImageData) else im), item_id)
-                for im in row["images"] or []]
+                for im in row["images"]]
             encoded.append(features.encode_example({**row, "images": images}))
         except (TypeError, ValueError, AttributeError) as e:
-            raise OutputError(f"item {item_id!r}: pair row {i} does not match the pair schema: {e}") from e
+            raise OutputError(f"item {item_id!r}: {what} row {i} does not match the {what} schema: {e}") from e
     try:
         table = pa.Table.from_pylist(encoded, schema=schema)
     except (pa.ArrowException, TypeError, ValueError, OverflowError) as e:
-        raise OutputError(f"item {item_id!r}: rows do not match the pair schema: {e}") from e
+        raise OutputError(f"item {item_id!r}: rows do not match the {what} schema: {e}") from e
     if not table.schema.equals(schema, check_metadata=True):
-        raise OutputError(f"item {item_id!r}: rows do not match the pair schema")
+        raise OutputError(f"item {item_id!r}: rows do not match the {what} schema")
     return table
 
 
