@@ -91,7 +91,7 @@ def test_models_list_shows_families_support_and_aliases():
                             "idefics3", "smolvlm", "text"]
     assert "InternVLChatModel (remote code)" in blocks["internvl-chat"]
     assert "aliases: internvl2-8b, internvl2-2b," in blocks["internvl-chat"]
-    assert "train: after `mmpr models convert` to internvl-hf" in blocks["internvl-chat"]
+    assert "train: no (remote code); convert: to internvl-hf (planned, not built yet)" in blocks["internvl-chat"]
     assert "vLLM-CPU here no (needs torchvision)" in blocks["qwen2-vl"]
     assert "vLLM-CPU here runs" in blocks["idefics3"] and "aliases: embedded, " in blocks["idefics3"]
     assert "tiling: min_pixels=784, max_pixels=1003520" in blocks["qwen2.5-vl"]
