@@ -36,19 +36,10 @@ import time
 import urllib.request
 from pathlib import Path
 
+from bench_build import repeated_items  # same folder: this script runs as benchmarks/bench_scale.py
+
 REPO = Path(__file__).resolve().parents[1]
 MMPR = [sys.executable, "-m", "mmpr_builder"]
-
-
-def repeated_items(src: Path, n: int, dest: Path) -> Path:
-    """Write ``n`` items cycling through ``src``'s rows, each under a new id (``<id>-r<k>``)."""
-    rows = [json.loads(line) for line in src.read_text().splitlines() if line.strip()]
-    with dest.open("w") as f:
-        for k in range(n):
-            row = dict(rows[k % len(rows)])
-            row["id"] = f"{row['id']}-r{k // len(rows)}"
-            f.write(json.dumps(row) + "\n")
-    return dest
 
 
 def build(args, tmp: Path, name: str, extra: list[str]) -> dict:
