@@ -271,3 +271,34 @@ def test_bad_rows_are_reported_and_the_run_finishes(engine, tmp_path):
     }
     assert by_id["empty-image"] in ("corrupt_image", "unreadable_image")
     assert sum(summary["errors"].values()) == len(errors) == 10
+
+
+def test_gpu_smoke_script_builds_trains_and_reports(mathqa_case, tmp_path):
+    """scripts/gpu_smoke.sh end to end on the embedded model (CPU): build, its checks, 1 training step, figures."""
+    _, _, expected = mathqa_case
+    data = tmp_path / "items.jsonl"
+    data.write_text((mathqa_case[0].parent / "items.jsonl").read_text())
+    (tmp_path / "train.yaml").write_text("use_cpu: true\nsave_strategy: 'no'\ndisable_tqdm: true\n"
+                                         f"ref_cache_dir: {tmp_path / 'ref'}\n")
+    env = dict(os.environ, PYTHON=sys.executable, OUT=str(tmp_path / "smoke"), SOURCE="mathqa", MIN_STOP_SHARE="0",
+               BUILD_ARGS=f"--data {data} --config {mathqa_case[0].parent / 'small.yaml'}",
+               TRAIN_ARGS=f"--config {tmp_path / 'train.yaml'}")
+    proc = subprocess.run(["bash", "scripts/gpu_smoke.sh", "", str(len(expected)), "1"], cwd=REPO_ROOT, env=env,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    figures = dict(line.split(": ", 1) for line in proc.stdout.splitlines() if ": " in line and not line.startswith("=="))
+    build = tmp_path / "smoke" / "build"
+    samples = [r for r in pq.read_table(build / "responses").to_pylist() if r["kind"] == "sample"]
+    assert int(figures["responses"]) == len(samples) == 4 * len(expected)
+    assert float(figures["stop_share"]) == round(sum(r["finish_reason"] == "stop" for r in samples) / len(samples), 4)
+    assert int(figures["pairs"]) == len(_rows(build)) >= 1
+    assert float(figures["tokens_per_second"]) > 0
+    assert int(figures["steps"]) == 1 and float(figures["pairs_per_second"]) > 0
+    assert "smoke test passed" in proc.stdout
+
+    # the same build, held to a share above the one it got, fails with the cause
+    share = float(figures["stop_share"])
+    check = subprocess.run([sys.executable, "scripts/smoke_report.py", "build", str(build), "--log",
+                            str(tmp_path / "smoke" / "build.log"), "--min-stop-share", str(share)],
+                           cwd=REPO_ROOT, capture_output=True, text=True)
+    assert check.returncode == 1 and "responses ended with stop" in check.stdout and "FAIL:" in check.stdout
