@@ -16,7 +16,8 @@ checks each against the pairs run alone). Output keys:
 - the processor's image tensors (``pixel_values``, ``pixel_attention_mask``,
   ``image_grid_thw``, ...), and per-token type ids extended with zeros;
 - ``ref_chosen_logps`` / ``ref_rejected_logps``: ``(B,)`` float32, when the
-  rows carry cached reference log-probs.
+  rows carry cached reference log-probs (or :attr:`MPODataCollator.reference` has
+  them by ``row_hash``).
 """
 
 from __future__ import annotations
@@ -40,10 +41,13 @@ class MPODataCollator:
     Attributes:
         processor: the model's processor (or tokenizer for a text-only model).
         pad_token_id: padding id; default the tokenizer's pad id, else its eos id, else 0.
+        reference: reference log-probs ``(chosen, rejected)`` by ``row_hash``, for rows without
+            ``ref_*_logps`` columns (set by the trainer after a reference pass through a sharded model).
     """
 
     processor: Any
     pad_token_id: int | None = None
+    reference: dict[str, tuple[float, float]] | None = None
 
     def __post_init__(self) -> None:
         if self.pad_token_id is None:
@@ -95,6 +99,11 @@ class MPODataCollator:
         for key, value in extra.items():
             batch[key] = torch.cat([value, value], dim=0) if isinstance(value, torch.Tensor) else value
         if "ref_chosen_logps" in rows[0]:
-            batch["ref_chosen_logps"] = torch.tensor([r["ref_chosen_logps"] for r in rows], dtype=torch.float32)
-            batch["ref_rejected_logps"] = torch.tensor([r["ref_rejected_logps"] for r in rows], dtype=torch.float32)
+            refs = [(r["ref_chosen_logps"], r["ref_rejected_logps"]) for r in rows]
+        elif self.reference is not None:
+            refs = [self.reference[r["row_hash"]] for r in rows]
+        else:
+            return batch
+        batch["ref_chosen_logps"] = torch.tensor([c for c, _ in refs], dtype=torch.float32)
+        batch["ref_rejected_logps"] = torch.tensor([r for _, r in refs], dtype=torch.float32)
         return batch

@@ -56,6 +56,11 @@ def _is_peft(model: torch.nn.Module) -> bool:
     return hasattr(getattr(model, "module", model), "disable_adapter")
 
 
+def _unwrap_peft(model: torch.nn.Module) -> torch.nn.Module:
+    """The peft model under a DDP/FSDP/DeepSpeed wrapper (the one with ``disable_adapter``)."""
+    return model if hasattr(model, "disable_adapter") else model.module
+
+
 def response_logps(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
     """Summed log-probs of the response tokens of each sequence, and their counts.
 
@@ -119,6 +124,35 @@ class MetricsJsonlCallback(TrainerCallback):
                 f.write(json.dumps({"step": state.global_step, "epoch": state.epoch, **logs}) + "\n")
 
 
+def _check_launch(trainer: Trainer) -> None:
+    """Fail when ``accelerate launch`` asked for FSDP or DeepSpeed but the accelerator runs without it.
+
+    accelerate turns either on only on GPUs and other accelerators; on CPU
+    (``use_cpu``, gloo) it silently trains plain DDP with a full model on each
+    process (``AcceleratorState`` in accelerate/state.py).
+
+    Raises:
+        ConfigError: ``ACCELERATE_USE_FSDP``/``ACCELERATE_USE_DEEPSPEED`` is set and the Trainer has neither.
+    """
+    for name, env, enabled in (("FSDP", "ACCELERATE_USE_FSDP", trainer.is_fsdp_enabled),
+                               ("DeepSpeed", "ACCELERATE_USE_DEEPSPEED", trainer.is_deepspeed_enabled)):
+        if os.environ.get(env, "false").lower() == "true" and not enabled:
+            raise ConfigError(f"accelerate was launched with {name} but runs without it "
+                              f"({trainer.accelerator.distributed_type.value}, device {trainer.args.device}): "
+                              f"accelerate enables {name} on GPUs and other accelerators only; on CPU it would "
+                              "train plain DDP. Launch a DDP config (or none) on CPU.")
+
+
+class _DeferredReferenceCallback(TrainerCallback):
+    """Runs :meth:`MPOTrainer.run_deferred_reference` once the Trainer has wrapped (sharded) the model."""
+
+    def __init__(self, trainer: MPOTrainer):
+        self.trainer = trainer
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.trainer.run_deferred_reference()
+
+
 class MPOTrainer(Trainer):
     """Trainer for MPO on prepared pairs (:func:`~mmpr_builder.train.data.prepare_pairs`).
 
@@ -141,6 +175,7 @@ class MPOTrainer(Trainer):
             raise ConfigError("ref_online needs a ref_model (a second copy of the policy) or a LoRA policy")
         super().__init__(model=model, args=args, train_dataset=train_dataset, processing_class=processing_class,
                          data_collator=data_collator or MPODataCollator(processing_class), callbacks=callbacks)
+        _check_launch(self)
         if ref_model is not None:
             if self.is_deepspeed_enabled:
                 raise ConfigError("ref_online with a second model is not supported under DeepSpeed; "
@@ -151,9 +186,12 @@ class MPOTrainer(Trainer):
         self.baseline = RewardBaseline()
         self.ref_cache_file: Path | None = None
         self.reference_seconds = 0.0  # wall time of the reference pass (0 on a cache hit)
+        self.reference_pass_model: str | None = None  # class of the module the pass ran through (None: cache hit)
+        self._deferred_reference = False
         self._delta_ready = False
         self._metrics: dict[str, list[float]] = defaultdict(list)
         self.add_callback(MetricsJsonlCallback(Path(args.output_dir) / METRICS_NAME))
+        self.add_callback(_DeferredReferenceCallback(self))
 
     # ----- reference log-probs -----
     def _reference_settings(self) -> dict[str, Any]:
@@ -164,49 +202,108 @@ class MPOTrainer(Trainer):
                 "fp16": bool(self.args.fp16), "chat_template": template, "vocab": len(tok),
                 "processor": type(self.processing_class).__name__}
 
-    def prepare_reference(self) -> None:
+    def _shards_weights(self) -> bool:
+        """True when the Trainer shards the weights over ranks (FSDP, DeepSpeed ZeRO-3)."""
+        return bool(self.is_fsdp_enabled or is_deepspeed_zero3_enabled())
+
+    def prepare_reference(self, resuming: bool = False) -> None:
         """Add ``ref_chosen_logps``/``ref_rejected_logps`` to the train set, from the cache or a first pass.
 
         Must run before any weight update (``train`` calls it first, before a
         checkpoint is loaded). No-op with ``ref_online`` or when the columns exist.
         Without ``args.ref_cache_dir`` the first pass is kept in memory only.
+
+        With more than one process (DDP, FSDP, DeepSpeed) or sharded weights
+        (FSDP, ZeRO-3) a cache miss defers the pass to the start of training:
+        it runs through the model accelerate has wrapped (each rank may hold
+        only its shard, and the full model may not fit one device), see
+        :meth:`run_deferred_reference`, and the values reach the batches
+        through the collator's ``reference`` lookup instead of dataset columns.
+
+        Args:
+            resuming: training resumes from a checkpoint, whose weights are loaded
+                before training starts. A deferred pass would see them, so an
+                unsharded model then runs the pass now; a sharded one cannot.
+        Raises:
+            ConfigError: resuming with sharded weights and no cached reference;
+                a deferred pass with a collator other than :class:`MPODataCollator`.
         """
         ds = self.train_dataset
         if self.args.ref_online or "ref_chosen_logps" in ds.column_names:
             return
         path = None  # no ref_cache_dir: compute the reference pass, keep it in memory only
         if self.args.ref_cache_dir:
-            key = ref_cache.cache_key(ref_cache.model_fingerprint(_unwrap(self.model)), data_fingerprint(ds),
-                                      self._reference_settings())
-            path = Path(self.args.ref_cache_dir) / f"{key}.parquet"
-        hashes = ds["row_hash"]
-        cached = ref_cache.load_cached(path, hashes) if path is not None else None
-        if cached is None:
-            from torch.utils.data import DataLoader
-
-            logger.info("computing reference log-probs for %d pairs (cache %s)", len(ds), path or "off")
-            start = time.perf_counter()
-            loader = DataLoader(ds, batch_size=self.args.ref_batch_size or self.args.per_device_train_batch_size,
-                                collate_fn=self.data_collator, shuffle=False,
-                                num_workers=self.args.dataloader_num_workers)
-            loader = self.accelerator.prepare(loader)
-            model = self.model
-            if not is_deepspeed_zero3_enabled() and next(model.parameters()).device.type == "cpu":
-                model = model.to(self.args.device)  # DeepSpeed ZeRO-1/2: the Trainer has not placed it yet
-            if _is_peft(model):
-                with model.disable_adapter():
-                    cached = ref_cache.compute_reference(model, loader, self._logps_on_device, self.accelerator)
-            else:
-                cached = ref_cache.compute_reference(model, loader, self._logps_on_device, self.accelerator)
-            release_reference_pass(self.accelerator, loader)
-            if path is not None and self.accelerator.is_main_process:
-                ref_cache.save_cached(path, hashes, *cached)
-            self.accelerator.wait_for_everyone()
-            self.reference_seconds = time.perf_counter() - start
-        else:
-            logger.info("reference log-probs for %d pairs read from %s", len(ds), path)
+            path = Path(self.args.ref_cache_dir) / f"{self._reference_key()}.parquet"
         self.ref_cache_file = path
+        cached = ref_cache.load_cached(path, ds["row_hash"]) if path is not None else None
+        if cached is not None:
+            logger.info("reference log-probs for %d pairs read from %s", len(ds), path)
+        elif self._shards_weights() or (self.accelerator.num_processes > 1 and not resuming):
+            if resuming:
+                raise ConfigError(f"resuming with sharded weights (FSDP, ZeRO-3) needs the reference cache the "
+                                  f"first run wrote ({path or 'ref_cache_dir is off'}); it is missing, and the "
+                                  "checkpoint's weights are no longer the reference")
+            if not isinstance(self.data_collator, MPODataCollator):
+                raise ConfigError("a reference pass through the wrapped model (several processes, FSDP, ZeRO-3) "
+                                  f"needs the MPODataCollator, got {type(self.data_collator).__name__}")
+            self._deferred_reference = True
+            logger.info("reference log-probs for %d pairs: computed through the wrapped model when training "
+                        "starts (cache %s)", len(ds), path or "off")
+            return
+        else:
+            model = self.model
+            if next(model.parameters()).device.type == "cpu":
+                model = model.to(self.args.device)  # DeepSpeed ZeRO-1/2: the Trainer has not placed it yet
+            cached = self._reference_pass(model, path)
         self.train_dataset = ds.add_column("ref_chosen_logps", cached[0]).add_column("ref_rejected_logps", cached[1])
+
+    def _reference_key(self) -> str:
+        """The cache key (:func:`ref_cache.cache_key`), computed on the main process and sent to the others
+        (under FSDP's low-memory loading only the main process holds the loaded weights)."""
+        from accelerate.utils import broadcast_object_list
+
+        key = [None]
+        if self.accelerator.is_main_process:
+            key[0] = ref_cache.cache_key(ref_cache.model_fingerprint(_unwrap(self.model)),
+                                         data_fingerprint(self.train_dataset), self._reference_settings())
+        if self.accelerator.num_processes > 1:
+            broadcast_object_list(key)
+        return key[0]
+
+    def _reference_pass(self, model: torch.nn.Module, path: Path | None) -> tuple[list[float], list[float]]:
+        """Run the reference pass over the train set through ``model`` on every rank, save it (main
+        process) when ``path`` is set; returns ``(chosen, rejected)`` lists, one float per pair."""
+        from torch.utils.data import DataLoader
+
+        ds = self.train_dataset
+        logger.info("computing reference log-probs for %d pairs (cache %s)", len(ds), path or "off")
+        start = time.perf_counter()
+        loader = DataLoader(ds, batch_size=self.args.ref_batch_size or self.args.per_device_train_batch_size,
+                            collate_fn=self.data_collator, shuffle=False,
+                            num_workers=self.args.dataloader_num_workers)
+        loader = self.accelerator.prepare(loader)
+        self.reference_pass_model = type(model).__name__
+        if _is_peft(model):
+            with _unwrap_peft(model).disable_adapter():
+                cached = ref_cache.compute_reference(model, loader, self._logps_on_device, self.accelerator)
+        else:
+            cached = ref_cache.compute_reference(model, loader, self._logps_on_device, self.accelerator)
+        release_reference_pass(self.accelerator, loader)
+        if path is not None and self.accelerator.is_main_process:
+            ref_cache.save_cached(path, ds["row_hash"], *cached)
+        self.accelerator.wait_for_everyone()
+        self.reference_seconds = time.perf_counter() - start
+        return cached
+
+    def run_deferred_reference(self) -> None:
+        """Run the reference pass that :meth:`prepare_reference` deferred, through ``self.model_wrapped``
+        (the DDP or FSDP module, or the DeepSpeed engine), and hand the values to the collator by ``row_hash``.
+        Called when training starts (``on_train_begin``), before the first batch; no-op otherwise."""
+        if not self._deferred_reference:
+            return
+        self._deferred_reference = False
+        chosen, rejected = self._reference_pass(self.model_wrapped, self.ref_cache_file)
+        self.data_collator.reference = dict(zip(self.train_dataset["row_hash"], zip(chosen, rejected)))
 
     def _logps_on_device(self, model, batch):
         return response_logps(model, self._prepare_inputs(batch))
@@ -315,11 +412,11 @@ class MPOTrainer(Trainer):
 
     def train(self, resume_from_checkpoint: str | bool | None = None, **kwargs):
         """Prepare the reference (before any checkpoint is loaded), restore ``delta`` when resuming, train."""
-        self.prepare_reference()
         if resume_from_checkpoint is True:
             resume_from_checkpoint = get_last_checkpoint(self.args.output_dir)
             if resume_from_checkpoint is None:
                 raise ConfigError(f"no checkpoint to resume from in {self.args.output_dir}")
+        self.prepare_reference(resuming=bool(resume_from_checkpoint))
         metrics_file = Path(self.args.output_dir) / METRICS_NAME
         if not resume_from_checkpoint and self.args.should_save and metrics_file.is_file():
             metrics_file.unlink()  # a fresh run starts a fresh log; a resumed one appends

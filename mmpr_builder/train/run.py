@@ -5,7 +5,8 @@ adapter) and processor, ``checkpoint-*/`` (with ``mpo_state.json``),
 ``metrics.jsonl`` (one line per logging step: loss terms, ``bco/delta``,
 rewards, margins, accuracies, learning rate) and ``train_summary.json``
 (pairs read, kept and skipped by cause, steps, runtime, pairs/s, reference
-cache file).
+cache file, the class of the module the reference pass ran through:
+``FullyShardedDataParallel`` under FSDP, ``null`` on a cache hit).
 """
 
 from __future__ import annotations
@@ -209,7 +210,7 @@ def run_mpo(data: str | Path, config: MPOConfig, model: str, *, model_name: str 
         "global_step": result.global_step, "train_loss": result.training_loss, "metrics": result.metrics,
         "pairs_per_second": result.metrics.get("train_samples_per_second"),
         "ref_cache_file": str(trainer.ref_cache_file) if trainer.ref_cache_file else None,
-        "reference_seconds": trainer.reference_seconds,
+        "reference_seconds": trainer.reference_seconds, "reference_pass_model": trainer.reference_pass_model,
         "bco_delta": trainer.baseline.mean, "config": {k: v for k, v in config.to_dict().items()
                                                         if not k.startswith("_") and "token" not in k},
     }
