@@ -8,8 +8,9 @@ DeepSpeed/FSDP, checkpoints and resume are transformers'. This class adds:
   response log-probs (:func:`response_logps`), then
   :func:`~mmpr_builder.train.losses.mpo_loss`;
 - the reference: cached log-probs from a first pass (:meth:`prepare_reference`,
-  see ``ref_cache.py``) or, with ``ref_online``, a second model run every step
-  (with LoRA: the base model, adapters disabled);
+  see ``ref_cache.py``; with several processes or sharded weights it runs when
+  training starts, through the wrapped model) or, with ``ref_online``, a second
+  model run every step (with LoRA: the base model, adapters disabled);
 - BCO's reward shift ``delta`` (:class:`~mmpr_builder.train.losses.RewardBaseline`),
   updated once per optimizer step from all micro-batches and ranks, saved in
   every checkpoint as ``mpo_state.json`` and restored on resume;
@@ -259,11 +260,12 @@ class MPOTrainer(Trainer):
 
     def _reference_key(self) -> str:
         """The cache key (:func:`ref_cache.cache_key`), computed on the main process and sent to the others
-        (under FSDP's low-memory loading only the main process holds the loaded weights)."""
+        (under FSDP's low-memory loading only the main process holds the loaded weights); under ZeRO-3 every
+        rank computes it, since fingerprinting gathers the partitioned weights (a collective)."""
         from accelerate.utils import broadcast_object_list
 
         key = [None]
-        if self.accelerator.is_main_process:
+        if self.accelerator.is_main_process or is_deepspeed_zero3_enabled():
             key[0] = ref_cache.cache_key(ref_cache.model_fingerprint(_unwrap(self.model)),
                                          data_fingerprint(self.train_dataset), self._reference_settings())
         if self.accelerator.num_processes > 1:

@@ -24,6 +24,7 @@ second model every step.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -45,18 +46,34 @@ def model_fingerprint(model: torch.nn.Module) -> str:
     replaced or retrained. LoRA parameters (``lora_`` in the name) are left
     out and peft's name prefixes dropped: the reference is the base model, so
     a LoRA run reuses the cache of a full run on the same weights.
+
+    Parameters partitioned by DeepSpeed ZeRO-3 (loaded under ``zero.Init``,
+    each rank holding a slice) are gathered one at a time first, so the
+    fingerprint is that of the full weights; this is then a collective: every
+    rank must call it (not run here: DeepSpeed is not installed on the test machine).
     """
     h = hashlib.sha256()
     for name, p in sorted(model.named_parameters(), key=lambda kv: kv[0]):
         if "lora_" in name:
             continue
         name = name.replace("base_model.model.", "").replace(".base_layer", "")  # peft-wrapped = same base
-        h.update(f"{name}|{tuple(p.shape)}|{p.dtype}".encode())
-        flat = p.detach().reshape(-1)
-        if flat.numel():
-            step = max(1, flat.numel() // _SAMPLES_PER_TENSOR)
-            h.update(flat[::step][:_SAMPLES_PER_TENSOR].float().cpu().numpy().tobytes())
+        with _gathered(p):
+            h.update(f"{name}|{tuple(p.shape)}|{p.dtype}".encode())
+            flat = p.detach().reshape(-1)
+            if flat.numel():
+                step = max(1, flat.numel() // _SAMPLES_PER_TENSOR)
+                h.update(flat[::step][:_SAMPLES_PER_TENSOR].float().cpu().numpy().tobytes())
     return h.hexdigest()
+
+
+def _gathered(param: torch.nn.Parameter):
+    """A context in which a ZeRO-3 partitioned ``param`` holds its full tensor (on every rank); a no-op
+    for other parameters. Source: ``deepspeed.zero.GatheredParameters``."""
+    if not hasattr(param, "ds_id"):
+        return contextlib.nullcontext()
+    import deepspeed
+
+    return deepspeed.zero.GatheredParameters([param], modifier_rank=None)
 
 
 def cache_key(model_fp: str, data_fp: str, settings: dict[str, Any]) -> str:
