@@ -9,7 +9,9 @@ step 2 is the mean of its own rewards, 0.256 instead of 0.285 here), on the
 cached reference log-probs (computed through the DDP-wrapped model when
 training starts) and on the trained weights. A launch with an FSDP config
 on CPU must fail clearly: accelerate turns FSDP on only on accelerators and
-would otherwise train plain DDP.
+would otherwise train plain DDP. So the sharded reference pass is checked
+apart: ``fsdp_reference_worker.py`` shards the policy FULL_SHARD with FSDP2
+on 2 CPU processes and runs the trainer's deferred pass through it.
 """
 
 from __future__ import annotations
@@ -147,3 +149,31 @@ def test_fsdp_launch_on_cpu_fails_naming_the_cause(runs):
     assert proc.returncode != 0
     assert "accelerate was launched with FSDP but runs without it" in proc.stdout + proc.stderr
     assert not (out / "metrics.jsonl").exists()
+
+
+def test_reference_pass_through_an_fsdp_sharded_model_gives_the_one_process_logps(runs):
+    """The trainer's deferred pass (``run_deferred_reference``) through a FULL_SHARD FSDP2 model on 2 CPU
+    processes (sharded by the worker: accelerate does not enable FSDP on CPU)."""
+    out = runs["root"] / "fsdp-reference"
+    out.mkdir()
+    env = dict(os.environ, PYTHONPATH=f"{REPO}{os.pathsep}{REPO / 'tests' / 'train'}", OMP_NUM_THREADS="1",
+               HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+                           "--master_addr", "127.0.0.1", "--master_port", str(_free_port()),
+                           str(REPO / "tests" / "train" / "fsdp_reference_worker.py"), runs["model"],
+                           str(runs["data"]), str(out)],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-6000:]
+    name_one, chosen_one, rejected_one = _reference(runs["one"][2])
+    ranks = [json.loads((out / f"rank{i}.json").read_text()) for i in range(2)]
+    for rank in ranks:
+        assert rank["deferred"] is True
+        assert rank["reference_pass_model"] == "FSDPIdefics3ForConditionalGeneration"
+        assert rank["local_shape"][0] * 2 == rank["full_shape"][0]  # each rank holds half of the weights
+        assert rank["chosen"] == pytest.approx(chosen_one, abs=1e-3)
+        assert rank["rejected"] == pytest.approx(rejected_one, abs=1e-3)
+        assert Path(rank["cache_file"]).name == name_one
+    name_fsdp, chosen_fsdp, rejected_fsdp = _reference(out / "ref")
+    assert name_fsdp == name_one
+    assert chosen_fsdp == pytest.approx(chosen_one, abs=1e-3)
+    assert rejected_fsdp == pytest.approx(rejected_one, abs=1e-3)
