@@ -1,0 +1,105 @@
+"""Tiny remote-code InternVL2 checkpoints (``InternVLChatModel``), laid out as OpenGVLab's Hub repositories.
+
+The folder holds ``config.json`` with ``auto_map``, the original modelling
+files (vendored from OpenGVLab/InternVL under ``tests/data/internvl_remote``,
+see its README for the source commit and the patches), random seeded weights
+in ``model.safetensors`` and a tokenizer with InternVL's image tokens. The
+model is built by the original ``InternVLChatModel`` class itself, so the
+weight names are the ones a real checkpoint has. Sizes: InternViT of width 32
+(1 layer, 56x56 tiles of 14x14 patches, pixel shuffle 0.5: 4 tokens per tile,
+up to 2 tiles plus a thumbnail); a 2-layer LLM of width 32 (Qwen2, InternLM2 or
+Llama; 4 query heads over 2 key/value heads).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+REMOTE_CODE = Path(__file__).resolve().parents[1] / "data" / "internvl_remote"
+AUTO_MAP = {"AutoConfig": "configuration_internvl_chat.InternVLChatConfig",
+            "AutoModel": "modeling_internvl_chat.InternVLChatModel",
+            "AutoModelForCausalLM": "modeling_internvl_chat.InternVLChatModel"}
+IMAGE_TOKENS = ["<img>", "</img>", "<IMG_CONTEXT>", "<quad>", "</quad>", "<ref>", "</ref>", "<box>", "</box>"]
+
+
+def _llm_config(arch: str, tok) -> dict:
+    vocab = (len(tok) + 63) // 64 * 64
+    common = dict(architectures=[arch], vocab_size=vocab, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                  num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=4096, rms_norm_eps=1e-6,
+                  bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
+                  torch_dtype="bfloat16", tie_word_embeddings=False, rope_theta=1000000.0)
+    if arch == "Qwen2ForCausalLM":
+        return dict(common, model_type="qwen2")
+    if arch == "InternLM2ForCausalLM":  # as InternVL2-8B: dynamic NTK rope, no biases
+        return dict(common, model_type="internlm2", bias=False, hidden_act="silu", attn_implementation="eager",
+                    rope_scaling={"type": "dynamic", "factor": 2.0},
+                    auto_map={"AutoConfig": "configuration_internlm2.InternLM2Config",
+                              "AutoModel": "modeling_internlm2.InternLM2ForCausalLM",
+                              "AutoModelForCausalLM": "modeling_internlm2.InternLM2ForCausalLM"})
+    return dict(common, model_type=arch.removesuffix("ForCausalLM").lower())
+
+
+def build_internvl_chat(out: Path, embedded_dir: str, llm: str = "Qwen2ForCausalLM", template: str = "Hermes-2") -> Path:
+    """Write a tiny remote-code InternVL2 checkpoint with LLM ``llm`` into ``out`` (seeded: same weights each time).
+
+    ``Qwen2ForCausalLM`` is laid out as InternVL2-1B/InternVL2.5-1B, ``InternLM2ForCausalLM``
+    as InternVL2-8B (the paper's model).
+    """
+    import torch
+    from safetensors.torch import save_file
+    from transformers import AutoTokenizer
+    from transformers.dynamic_module_utils import get_class_from_dynamic_module
+
+    from mmpr_builder.models.chat_templates import INTERNVL_CHAT
+
+    out.mkdir(parents=True, exist_ok=True)
+    for f in REMOTE_CODE.glob("*.py"):
+        shutil.copyfile(f, out / f.name)
+    tok = AutoTokenizer.from_pretrained(embedded_dir)
+    tok.add_special_tokens({"additional_special_tokens": IMAGE_TOKENS}, replace_extra_special_tokens=False)
+    tok.chat_template = INTERNVL_CHAT
+    tok.save_pretrained(out)
+    config = {
+        "architectures": ["InternVLChatModel"], "model_type": "internvl_chat", "auto_map": AUTO_MAP,
+        "template": template, "select_layer": -1, "downsample_ratio": 0.5, "ps_version": "v2",
+        "force_image_size": 56, "dynamic_image_size": True, "use_thumbnail": True, "min_dynamic_patch": 1,
+        "max_dynamic_patch": 2, "pad2square": False, "use_backbone_lora": 0, "use_llm_lora": 0,
+        "torch_dtype": "bfloat16",
+        "vision_config": {"architectures": ["InternVisionModel"], "model_type": "intern_vit_6b", "hidden_size": 32,
+                          "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2,
+                          "image_size": 56, "patch_size": 14, "num_channels": 3, "qkv_bias": True,
+                          "qk_normalization": False, "norm_type": "layer_norm", "layer_norm_eps": 1e-6,
+                          "hidden_act": "gelu", "drop_path_rate": 0.0, "dropout": 0.0, "attention_dropout": 0.0,
+                          "initializer_factor": 0.1, "initializer_range": 0.02, "use_flash_attn": False},
+        "llm_config": _llm_config(llm, tok),
+    }
+    (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    config_cls = get_class_from_dynamic_module(AUTO_MAP["AutoConfig"], str(out))
+    model_cls = get_class_from_dynamic_module(AUTO_MAP["AutoModel"], str(out))
+    torch.manual_seed(0)
+    model = model_cls(config_cls.from_pretrained(str(out)), use_flash_attn=False)
+    gen = torch.Generator().manual_seed(1)
+    with torch.no_grad():  # move every weight off its init value (norms, biases, layer scales too)
+        for p in model.parameters():
+            p.add_(0.05 * torch.randn(p.shape, generator=gen))
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(out / "model.safetensors"),
+              metadata={"format": "pt"})
+    return out
+
+
+def load_remote_model(folder: str | Path):
+    """The original ``InternVLChatModel`` of ``folder`` in float32 (eager attention), via ``trust_remote_code``,
+    with ``img_context_token_id`` set from the folder's tokenizer (as ``chat()`` does)."""
+    import torch
+    from safetensors.torch import load_file
+    from transformers import AutoTokenizer
+    from transformers.dynamic_module_utils import get_class_from_dynamic_module
+
+    config_cls = get_class_from_dynamic_module(AUTO_MAP["AutoConfig"], str(folder))
+    model_cls = get_class_from_dynamic_module(AUTO_MAP["AutoModel"], str(folder))
+    model = model_cls(config_cls.from_pretrained(str(folder)), use_flash_attn=False)
+    model.load_state_dict(load_file(str(Path(folder) / "model.safetensors")), strict=True)
+    model.img_context_token_id = AutoTokenizer.from_pretrained(str(folder), trust_remote_code=True).convert_tokens_to_ids("<IMG_CONTEXT>")
+    return model.to(torch.float32).eval()
