@@ -17,7 +17,7 @@ import torch
 
 from mmpr_builder.errors import ModelError
 from mmpr_builder.models.convert import PROVENANCE_FILE, convert_internvl_chat, ensure_converted, split_internlm2_wqkv
-from tiny_internvl_chat import build_internvl_chat, load_remote_model
+from tiny_internvl_chat import build_internvl_chat, load_internlm2_tokenizer, load_remote_model
 
 LLMS = ["Qwen2ForCausalLM", "InternLM2ForCausalLM"]  # InternVL2-1B/2.5-1B-like, InternVL2-8B-like (the paper's)
 
@@ -68,6 +68,13 @@ def test_converted_model_gives_the_remote_code_logits(llm, remote_dirs, tmp_path
     text = processor.apply_chat_template(messages, add_generation_prompt=True) + "A red square."
     assert text.startswith("<|im_start|>user\n<IMG_CONTEXT>\nWhat is shown?<|im_end|>\n<|im_start|>assistant\n")
     inputs = processor(text=[text], images=[_image()], return_tensors="pt")
+    if llm == "InternLM2ForCausalLM":  # the sentencepiece tokenizer converted: same ids as InternLM2Tokenizer itself
+        original = load_internlm2_tokenizer(src)
+        expanded = processor.tokenizer.decode(inputs["input_ids"][0])
+        assert expanded.startswith("<s><|im_start|>user\n<img><IMG_CONTEXT>")
+        for probe in (expanded.removeprefix("<s>"), "  two  spaces\n\n中文：猫？ émoji 🙂 3+4=7"):
+            assert tok(probe).input_ids == original(probe).input_ids, probe
+        assert inputs["input_ids"][0].tolist() == original(expanded.removeprefix("<s>")).input_ids
     assert inputs["pixel_values"].shape == (3, 3, 56, 56)
     assert int((inputs["input_ids"] == tok.context_image_token_id).sum()) == 3 * 4
 

@@ -3,7 +3,9 @@
 The folder holds ``config.json`` with ``auto_map``, the original modelling
 files (vendored from OpenGVLab/InternVL under ``tests/data/internvl_remote``,
 see its README for the source commit and the patches), random seeded weights
-in ``model.safetensors`` and a tokenizer with InternVL's image tokens. The
+in ``model.safetensors`` and a tokenizer with InternVL's image tokens (for
+InternLM2, a sentencepiece ``tokenizer.model`` with InternLM2's own tokenizer
+classes, as InternVL2-8B ships it). The
 model is built by the original ``InternVLChatModel`` class itself, so the
 weight names are the ones a real checkpoint has. Sizes: InternViT of width 32
 (1 layer, 56x56 tiles of 14x14 patches, pixel shuffle 0.5: 4 tokens per tile,
@@ -41,6 +43,46 @@ def _llm_config(arch: str, tok) -> dict:
     return dict(common, model_type=arch.removesuffix("ForCausalLM").lower())
 
 
+def _internlm2_tokenizer(out: Path):
+    """InternLM2's tokenizer layout in ``out``: a sentencepiece BPE ``tokenizer.model`` (trained here, single-threaded, on the
+    GSM8K questions of ``sample_data``; byte fallback, chat tokens as user-defined pieces), InternLM2's own
+    tokenizer classes and a ``tokenizer_config.json`` naming them, with InternVL's image tokens added after the
+    sentencepiece vocabulary (as InternVL2-8B's ``added_tokens_decoder``). Returns the original slow tokenizer."""
+    import sentencepiece as spm
+
+    from mmpr_builder.models.chat_templates import INTERNVL_CHAT
+
+    items = (REMOTE_CODE.parents[2] / "sample_data" / "mathqa" / "items.jsonl").read_text().splitlines()
+    corpus = out / "corpus.txt"
+    corpus.write_text("\n".join(json.loads(x)["question"] for x in items) + "\n中文：这张图里有几只猫？ émoji ß\n")
+    spm.SentencePieceTrainer.train(
+        input=str(corpus), model_prefix=str(out / "tokenizer"), vocab_size=600, model_type="bpe", byte_fallback=True,
+        user_defined_symbols=["<|im_start|>", "<|im_end|>"], unk_id=0, bos_id=1, eos_id=2, pad_id=-1,
+        character_coverage=1.0, num_threads=1, minloglevel=2, normalization_rule_name="identity",
+        remove_extra_whitespaces=False, add_dummy_prefix=False)
+    corpus.unlink()
+    (out / "tokenizer.vocab").unlink()
+    size = spm.SentencePieceProcessor(model_file=str(out / "tokenizer.model")).get_piece_size()
+    added = ["<unk>", "<s>", "</s>", "<|im_start|>", "<|im_end|>"]
+    decoder = {str(i): {"content": c, "lstrip": False, "normalized": False, "rstrip": False, "single_word": False,
+                        "special": True} for i, c in [*enumerate(added), *enumerate(IMAGE_TOKENS, start=size)]}
+    (out / "tokenizer_config.json").write_text(json.dumps({
+        "auto_map": {"AutoTokenizer": ["tokenization_internlm2.InternLM2Tokenizer",
+                                       "tokenization_internlm2_fast.InternLM2TokenizerFast"]},
+        "tokenizer_class": "InternLM2Tokenizer", "bos_token": "<s>", "eos_token": "</s>", "pad_token": "</s>",
+        "unk_token": "<unk>", "clean_up_tokenization_spaces": False, "added_tokens_decoder": decoder,
+        "chat_template": INTERNVL_CHAT}, indent=2) + "\n")
+    return load_internlm2_tokenizer(out)
+
+
+def load_internlm2_tokenizer(folder: str | Path):
+    """The original slow ``InternLM2Tokenizer`` (sentencepiece) of ``folder``."""
+    from transformers.dynamic_module_utils import get_class_from_dynamic_module
+
+    return get_class_from_dynamic_module("tokenization_internlm2.InternLM2Tokenizer", str(folder)).from_pretrained(
+        str(folder))
+
+
 def build_internvl_chat(out: Path, embedded_dir: str, llm: str = "Qwen2ForCausalLM", template: str = "Hermes-2") -> Path:
     """Write a tiny remote-code InternVL2 checkpoint with LLM ``llm`` into ``out`` (seeded: same weights each time).
 
@@ -57,10 +99,13 @@ def build_internvl_chat(out: Path, embedded_dir: str, llm: str = "Qwen2ForCausal
     out.mkdir(parents=True, exist_ok=True)
     for f in REMOTE_CODE.glob("*.py"):
         shutil.copyfile(f, out / f.name)
-    tok = AutoTokenizer.from_pretrained(embedded_dir)
-    tok.add_special_tokens({"additional_special_tokens": IMAGE_TOKENS}, replace_extra_special_tokens=False)
-    tok.chat_template = INTERNVL_CHAT
-    tok.save_pretrained(out)
+    if llm == "InternLM2ForCausalLM":
+        tok = _internlm2_tokenizer(out)
+    else:
+        tok = AutoTokenizer.from_pretrained(embedded_dir)
+        tok.add_special_tokens({"additional_special_tokens": IMAGE_TOKENS}, replace_extra_special_tokens=False)
+        tok.chat_template = INTERNVL_CHAT
+        tok.save_pretrained(out)
     config = {
         "architectures": ["InternVLChatModel"], "model_type": "internvl_chat", "auto_map": AUTO_MAP,
         "template": template, "select_layer": -1, "downsample_ratio": 0.5, "ps_version": "v2",
@@ -101,5 +146,7 @@ def load_remote_model(folder: str | Path):
     model_cls = get_class_from_dynamic_module(AUTO_MAP["AutoModel"], str(folder))
     model = model_cls(config_cls.from_pretrained(str(folder)), use_flash_attn=False)
     model.load_state_dict(load_file(str(Path(folder) / "model.safetensors")), strict=True)
-    model.img_context_token_id = AutoTokenizer.from_pretrained(str(folder), trust_remote_code=True).convert_tokens_to_ids("<IMG_CONTEXT>")
+    tok_file = Path(folder) / "tokenizer.model"
+    tok = load_internlm2_tokenizer(folder) if tok_file.is_file() else AutoTokenizer.from_pretrained(str(folder))
+    model.img_context_token_id = tok.convert_tokens_to_ids("<IMG_CONTEXT>")
     return model.to(torch.float32).eval()
