@@ -35,6 +35,16 @@ def remote_dirs(tmp_path_factory, embedded_dir):
     return get
 
 
+@pytest.fixture(scope="module")
+def qwen2_processor(remote_dirs, tmp_path_factory):
+    """The processor of the converted tiny Qwen2 checkpoint, and the source config."""
+    from mmpr_builder.train.run import load_processor
+
+    src = remote_dirs("Qwen2ForCausalLM")
+    dst = convert_internvl_chat(src, tmp_path_factory.mktemp("converted") / "hf")
+    return load_processor(str(dst)), json.loads((src / "config.json").read_text())
+
+
 def _image():
     import numpy as np
     from PIL import Image
@@ -92,6 +102,31 @@ def test_converted_model_gives_the_remote_code_logits(llm, remote_dirs, tmp_path
     with torch.no_grad():
         other = model(**{**inputs, "pixel_values": torch.zeros_like(inputs["pixel_values"])}).logits
     assert (other - got).abs().max() > 1e-3
+
+
+@pytest.mark.parametrize("size", [(120, 70), (50, 200), (56, 56), (300, 90), (33, 41)])
+def test_converted_image_processor_gives_internvl_pixel_values(size, qwen2_processor):
+    """The converted GotOcr2 image processor tiles and normalises as InternVL's own `dynamic_preprocess` +
+    eval transform (vendored in tests/data/internvl_remote/preprocess_internvl.py) with the checkpoint's
+    tile size, min/max_dynamic_patch and thumbnail."""
+    import sys
+
+    import numpy as np
+    from PIL import Image
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data" / "internvl_remote"))
+    try:
+        from preprocess_internvl import build_transform, dynamic_preprocess
+    finally:
+        sys.path.pop(0)
+    processor, cfg = qwen2_processor
+    image = Image.fromarray((np.random.RandomState(sum(size)).rand(size[1], size[0], 3) * 255).astype("uint8"))
+    tiles = dynamic_preprocess(image, min_num=cfg["min_dynamic_patch"], max_num=cfg["max_dynamic_patch"],
+                               image_size=cfg["force_image_size"], use_thumbnail=cfg["use_thumbnail"])
+    want = np.stack([build_transform(cfg["force_image_size"])(t) for t in tiles])
+    got = processor.image_processor(images=[image], return_tensors="np")["pixel_values"]
+    assert got.shape == want.shape
+    assert np.allclose(got, want, atol=1e-5), np.abs(got - want).max()
 
 
 def test_wqkv_split_matches_internlm2_attention_layout():
