@@ -500,16 +500,31 @@ def convert_internvl_chat(src: str | Path, dst: str | Path, *, trust_remote_code
 
 
 def config_hash(src: str | Path) -> str:
-    """SHA-256 of the source ``config.json`` bytes (what names a cached conversion)."""
+    """SHA-256 of the source ``config.json`` bytes (recorded in :data:`PROVENANCE_FILE`)."""
     return hashlib.sha256((Path(src) / "config.json").read_bytes()).hexdigest()
 
 
+def source_fingerprint(src: str | Path) -> str:
+    """SHA-256 over the source folder's resolved path, ``config.json`` bytes and the name, size and
+    modification time (ns) of its weight and tokenizer files: a checkpoint re-saved in place (same config,
+    new weights) gets another cache folder."""
+    src = Path(src).resolve()
+    h = hashlib.sha256(str(src).encode() + b"\0" + (src / "config.json").read_bytes())
+    for f in sorted(src.iterdir()):
+        if f.is_file() and (f.suffix in (".safetensors", ".model", ".txt") or f.name.startswith("tokenizer")
+                            or f.name.endswith(".index.json")):
+            st = f.stat()
+            h.update(f"\0{f.name}:{st.st_size}:{st.st_mtime_ns}".encode())
+    return h.hexdigest()
+
+
 def converted_dir(src: str | Path, name: str) -> Path:
-    """Cache folder of the conversion of ``src``: ``$MMPR_CACHE/models/converted/<name>-<config hash>-v<version>``."""
+    """Cache folder of the conversion of ``src``:
+    ``$MMPR_CACHE/models/converted/<name>-<source fingerprint>-v<converter version>`` (:func:`source_fingerprint`)."""
     from mmpr_builder.models.embedded import cache_dir
 
-    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "model"
-    return cache_dir() / "models" / "converted" / f"{slug}-{config_hash(src)[:12]}-v{CONVERTER_VERSION}"
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_")[-80:] or "model"
+    return cache_dir() / "models" / "converted" / f"{slug}-{source_fingerprint(src)[:12]}-v{CONVERTER_VERSION}"
 
 
 def download_checkpoint(repo_id: str) -> Path:

@@ -19,7 +19,10 @@ from mmpr_builder.errors import ModelError
 from mmpr_builder.models.convert import PROVENANCE_FILE, convert_internvl_chat, ensure_converted, split_internlm2_wqkv
 from tiny_internvl_chat import build_internvl_chat, load_internlm2_tokenizer, load_remote_model
 
-LLMS = ["Qwen2ForCausalLM", "InternLM2ForCausalLM"]  # InternVL2-1B/2.5-1B-like, InternVL2-8B-like (the paper's)
+# InternVL2-1B/2.5-1B-like, InternVL2-8B-like (the paper's), InternVL2-4B-like. A Llama LLM takes the Qwen2 path
+# (transformers' own class on both sides, names kept), so it is not run again here.
+LLMS = ["Qwen2ForCausalLM", "InternLM2ForCausalLM", "Phi3ForCausalLM"]
+TEMPLATES = {"Phi3ForCausalLM": "phi3-chat", "InternLM2ForCausalLM": "internlm2-chat"}
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +32,8 @@ def remote_dirs(tmp_path_factory, embedded_dir):
 
     def get(llm: str) -> Path:
         if llm not in built:
-            built[llm] = build_internvl_chat(tmp_path_factory.mktemp(f"remote_{llm}"), embedded_dir, llm)
+            built[llm] = build_internvl_chat(tmp_path_factory.mktemp(f"remote_{llm}"), embedded_dir, llm,
+                                             TEMPLATES.get(llm, "Hermes-2"))
         return built[llm]
 
     return get
@@ -62,7 +66,8 @@ def test_converted_model_gives_the_remote_code_logits(llm, remote_dirs, tmp_path
     dst = convert_internvl_chat(src, tmp_path / "hf")
     config = json.loads((dst / "config.json").read_text())
     assert config["architectures"] == ["InternVLForConditionalGeneration"] and config["model_type"] == "internvl"
-    assert config["text_config"]["model_type"] == {"Qwen2ForCausalLM": "qwen2", "InternLM2ForCausalLM": "llama"}[llm]
+    assert config["text_config"]["model_type"] == {"Qwen2ForCausalLM": "qwen2", "InternLM2ForCausalLM": "llama",
+                                                   "Phi3ForCausalLM": "phi3", "LlamaForCausalLM": "llama"}[llm]
     assert config["image_seq_length"] == 4 and config["downsample_ratio"] == 0.5
     assert config["tie_word_embeddings"] is False and config["vision_feature_layer"] == -1
     assert not list(dst.glob("*.py"))  # no remote code in the converted folder
@@ -76,7 +81,10 @@ def test_converted_model_gives_the_remote_code_logits(llm, remote_dirs, tmp_path
 
     messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "What is shown?"}]}]
     text = processor.apply_chat_template(messages, add_generation_prompt=True) + "A red square."
-    assert text.startswith("<|im_start|>user\n<IMG_CONTEXT>\nWhat is shown?<|im_end|>\n<|im_start|>assistant\n")
+    if llm == "Phi3ForCausalLM":  # InternVL2-4B's phi3-chat format
+        assert text.startswith("<|user|>\n<IMG_CONTEXT>\nWhat is shown?<|end|>\n<|assistant|>\n")
+    else:
+        assert text.startswith("<|im_start|>user\n<IMG_CONTEXT>\nWhat is shown?<|im_end|>\n<|im_start|>assistant\n")
     inputs = processor(text=[text], images=[_image()], return_tensors="pt")
     if llm == "InternLM2ForCausalLM":  # the sentencepiece tokenizer converted: same ids as InternLM2Tokenizer itself
         original = load_internlm2_tokenizer(src)
@@ -189,9 +197,10 @@ def test_mmpr_models_convert_cli(remote_dirs, tmp_path):
 
 
 def test_mmpr_train_converts_remote_internvl_into_the_cache(remote_dirs, build_out, tmp_path, monkeypatch):
-    """`mmpr train --model <remote-code folder>` converts once into $MMPR_CACHE and trains the copy for 2 steps."""
+    """`mmpr train --model <remote-code folder>` converts once into $MMPR_CACHE and trains the copy for 2 steps;
+    the cached copy is reused, and a checkpoint with the same config but other weights is converted anew."""
     import typer
-    from safetensors.torch import load_file
+    from safetensors.torch import load_file, save_file
     from typer.testing import CliRunner
 
     from mmpr_builder.train.cli import train_command
@@ -220,3 +229,36 @@ def test_mmpr_train_converts_remote_internvl_into_the_cache(remote_dirs, build_o
     stamp = (converted[0] / "model.safetensors").stat().st_mtime_ns
     assert ensure_converted(str(src), str(src)) == converted[0]  # reused, not converted again
     assert (converted[0] / "model.safetensors").stat().st_mtime_ns == stamp
+    copy = tmp_path / "resaved"  # the same checkpoint with other weights (a fine-tuned copy): converted anew
+    shutil.copytree(src, copy)
+    weights = load_file(str(copy / "model.safetensors"))
+    weights["mlp1.1.weight"] = weights["mlp1.1.weight"] * 2
+    save_file(weights, str(copy / "model.safetensors"))
+    redone = ensure_converted(str(copy), str(src))
+    assert redone != converted[0]
+    assert torch.equal(load_file(str(redone / "model.safetensors"))["model.multi_modal_projector.linear_1.weight"],
+                       weights["mlp1.1.weight"])
+
+
+def test_mmpr_train_alias_that_cannot_be_fetched_says_what_to_do(build_out, tmp_path, monkeypatch):
+    """`mmpr train --model internvl2-8b` offline with an empty Hub cache: the download for the conversion fails
+    with a ModelError naming the repository and the two ways out (download it, or convert a folder)."""
+    import huggingface_hub.constants as hub_constants
+    import typer
+    from typer.testing import CliRunner
+
+    from mmpr_builder.train.cli import train_command
+
+    monkeypatch.setattr(hub_constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(hub_constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setenv("MMPR_CACHE", str(tmp_path / "cache"))
+    app = typer.Typer()
+    app.command("train")(train_command)
+    app.command("noop")(lambda: None)
+    result = CliRunner().invoke(app, ["train", "--data", str(build_out), "--output", str(tmp_path / "out"),
+                                      "--model", "internvl2-8b", "--max-steps", "1"])
+    assert isinstance(result.exception, ModelError), result.output
+    message = str(result.exception)
+    assert "cannot download 'OpenGVLab/InternVL2-8B' to convert it" in message
+    assert "hf download OpenGVLab/InternVL2-8B" in message and "mmpr models convert" in message
+    assert not (tmp_path / "cache" / "models" / "converted").exists() and not (tmp_path / "out").exists()

@@ -40,6 +40,8 @@ def _llm_config(arch: str, tok) -> dict:
                     auto_map={"AutoConfig": "configuration_internlm2.InternLM2Config",
                               "AutoModel": "modeling_internlm2.InternLM2ForCausalLM",
                               "AutoModelForCausalLM": "modeling_internlm2.InternLM2ForCausalLM"})
+    if arch == "Phi3ForCausalLM":  # as InternVL2-4B (Phi-3-mini): fused qkv_proj and gate_up_proj
+        return dict(common, model_type="phi3", rope_scaling=None, sliding_window=None)
     return dict(common, model_type=arch.removesuffix("ForCausalLM").lower())
 
 
