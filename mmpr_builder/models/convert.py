@@ -383,9 +383,15 @@ def convert_tokenizer(src: str | Path, cfg: dict[str, Any], trust_remote_code: b
     loaded with ``trust_remote_code`` and re-wrapped as ``PreTrainedTokenizerFast``
     over the same ``tokenizers`` object, so the converted folder needs no remote code.
 
+    ``video_token`` is set to ``<video>``, because ``InternVLProcessor`` needs one;
+    InternVL2's vocabulary has no such token, so it is added after the last one
+    and may lie beyond the embedding matrix (as released InternVL2-1B/8B fill
+    theirs exactly). A prompt or response with a literal ``<video>`` therefore
+    cannot be trained; the image tokens are checked to lie inside.
+
     Raises:
         ModelError: the tokenizer cannot be loaded, has no fast version, lacks
-            ``<img>``/``</img>``/``<IMG_CONTEXT>``, or has ids beyond the model's vocabulary.
+            ``<img>``/``</img>``/``<IMG_CONTEXT>``, or has image ids beyond the model's vocabulary.
     """
     from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
@@ -412,7 +418,9 @@ def convert_tokenizer(src: str | Path, cfg: dict[str, Any], trust_remote_code: b
             unk_token=tok.unk_token, pad_token=tok.pad_token, model_max_length=tok.model_max_length,
             extra_special_tokens=named, clean_up_tokenization_spaces=False)
     tok.chat_template = template
-    too_big = {t: i for t, i in ((t, tok.convert_tokens_to_ids(t)) for t in named.values())
+    # <video> is only there because InternVLProcessor requires a video token; InternVL2 has none, so it is added
+    # after the vocabulary and may lie beyond the embeddings (no image prompt contains it)
+    too_big = {t: i for t, i in ((t, tok.convert_tokens_to_ids(t)) for t in IMAGE_TOKENS.values())
                if i is not None and i >= cfg["llm_config"]["vocab_size"]}
     if too_big:
         raise ModelError(f"{src}: tokens {too_big} lie beyond the model's vocabulary "

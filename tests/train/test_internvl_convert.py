@@ -86,6 +86,8 @@ def test_converted_model_gives_the_remote_code_logits(llm, remote_dirs, tmp_path
     else:
         assert text.startswith("<|im_start|>user\n<IMG_CONTEXT>\nWhat is shown?<|im_end|>\n<|im_start|>assistant\n")
     inputs = processor(text=[text], images=[_image()], return_tensors="pt")
+    if llm == "InternLM2ForCausalLM":  # embeddings filled exactly, as InternVL2-8B: <video> lies beyond them
+        assert tok.convert_tokens_to_ids("<video>") == config["text_config"]["vocab_size"]
     if llm == "InternLM2ForCausalLM":  # the sentencepiece tokenizer converted: same ids as InternLM2Tokenizer itself
         original = load_internlm2_tokenizer(src)
         expanded = processor.tokenizer.decode(inputs["input_ids"][0])

@@ -27,7 +27,8 @@ IMAGE_TOKENS = ["<img>", "</img>", "<IMG_CONTEXT>", "<quad>", "</quad>", "<ref>"
 
 
 def _llm_config(arch: str, tok) -> dict:
-    vocab = (len(tok) + 63) // 64 * 64
+    # InternVL2-8B's embeddings hold exactly its tokens (92544 sentencepiece + 9 added); others rounded up to 64
+    vocab = len(tok) if arch == "InternLM2ForCausalLM" else (len(tok) + 63) // 64 * 64
     common = dict(architectures=[arch], vocab_size=vocab, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
                   num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=4096, rms_norm_eps=1e-6,
                   bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
