@@ -31,7 +31,8 @@ remote code and only knows a fixed list of Hub ids):
 - Processor: ``GotOcr2ImageProcessor`` with the checkpoint's tile size and
   ``min_dynamic_patch``/``max_dynamic_patch``, the tokenizer with
   ``start_image_token``/``end_image_token``/``context_image_token``, and the
-  ``-hf`` chat template (ChatML; ``<|user|>``/``<|end|>`` for the Phi-3 model).
+  ``-hf`` chat template (ChatML; ``<|user|>``/``<|end|>`` for the Phi-3 model);
+  see :mod:`mmpr_builder.models.convert_tokenizer`.
 
 What cannot be converted is refused with :class:`~mmpr_builder.errors.ModelError`
 (the field and what to do): another LLM architecture, pixel shuffle ``ps_version``
@@ -52,6 +53,7 @@ from typing import Any
 
 from mmpr_builder.errors import ModelError
 from mmpr_builder.models import chat_templates as tpl
+from mmpr_builder.models.convert_tokenizer import convert_tokenizer
 
 #: InternViT key renames, in order (regex -> replacement), from ``ORIGINAL_TO_CONVERTED_KEY_MAPPING_VISION``.
 VISION_KEYS = {
@@ -90,9 +92,6 @@ CHAT_TEMPLATES = {"Hermes-2": tpl.INTERNVL_HF, "internlm2-chat": tpl.INTERNVL_HF
                   "internlm2-chat-v3": tpl.INTERNVL_HF, "internvl2_5": tpl.INTERNVL_HF,
                   "phi3-chat": tpl.INTERNVL_HF_PHI3}
 
-#: Named image tokens of the ``-hf`` tokenizer (InternVL's ``IMG_START_TOKEN``/``IMG_END_TOKEN``/``IMG_CONTEXT_TOKEN``).
-IMAGE_TOKENS = {"start_image_token": "<img>", "end_image_token": "</img>", "context_image_token": "<IMG_CONTEXT>"}
-
 #: Keys of the remote LLM config that mean nothing to transformers' own text configs (``UNNECESSARY_CONFIG_KEYS``).
 DROPPED_TEXT_KEYS = {"_name_or_path", "_attn_implementation_autoset", "auto_map", "use_bfloat16", "use_flash_attn",
                      "bias", "attn_implementation", "architectures", "transformers_version", "torch_dtype", "dtype"}
@@ -119,7 +118,8 @@ def read_source_config(src: str | Path) -> dict[str, Any]:
                          f"{cfg.get('model_type')!r}); `mmpr models convert` takes InternVLChatModel checkpoints")
     for key in ("vision_config", "llm_config"):
         if not isinstance(cfg.get(key), dict):
-            raise ModelError(f"{src}/config.json: no {key}; an InternVLChatModel config has vision_config and llm_config")
+            raise ModelError(f"{src}/config.json: no {key}; an InternVLChatModel config has vision_config and "
+                             "llm_config")
     llm_arch = (cfg["llm_config"].get("architectures") or ["(none)"])[0]
     if llm_arch not in TEXT_MODEL_TYPES:
         raise ModelError(f"{src}: its language model is {llm_arch}, which the converter does not map to a "
@@ -221,6 +221,41 @@ def split_internlm2_wqkv(wqkv, num_heads: int, num_kv_heads: int):
     return q, k, v
 
 
+def _vision_weights(key: str, tensor, dim: int) -> list[tuple[str, Any]]:
+    """``vision_model.<rest>`` -> ``model.vision_tower.<renamed>``; ``attn.qkv`` rows ``[q; k; v]`` split in three."""
+    new = "model.vision_tower." + _sub_all(VISION_KEYS, key.removeprefix("vision_model."))
+    if ".attention.qkv." not in new:
+        return [(new, tensor)]
+    return [(new.replace(".attention.qkv.", f".attention.{part}_proj."), tensor[i * dim:(i + 1) * dim].clone())
+            for i, part in enumerate("qkv")]
+
+
+def _projector_weights(key: str, tensor) -> list[tuple[str, Any]]:
+    """``mlp1.{0,1,3}.*`` -> ``model.multi_modal_projector.{layer_norm,linear_1,linear_2}.*``."""
+    prefix = key[:len("mlp1.0.")]
+    if prefix not in PROJECTOR_KEYS:
+        raise ModelError(f"unexpected projector weight {key!r} (mlp1 is LayerNorm, Linear, GELU, Linear)")
+    return [("model.multi_modal_projector." + PROJECTOR_KEYS[prefix] + key[len(prefix):], tensor)]
+
+
+def _language_weights(key: str, tensor, llm: dict[str, Any]) -> list[tuple[str, Any]]:
+    """``language_model.model.*`` -> ``model.language_model.*`` (InternLM2 renamed to Llama, ``wqkv`` split);
+    the LM head (``lm_head``, InternLM2's ``output``) -> ``lm_head``."""
+    rest = key.removeprefix("language_model.")
+    if rest.split(".")[0] in ("lm_head", "output"):
+        return [("lm_head." + rest.split(".", 1)[1], tensor)]
+    if not rest.startswith("model."):
+        raise ModelError(f"unexpected language model weight {key!r}")
+    rest = "model.language_model." + rest.removeprefix("model.")
+    if llm["architectures"][0] != "InternLM2ForCausalLM":
+        return [(rest, tensor)]
+    if ".attention.wqkv." in rest:
+        heads = llm["num_attention_heads"]
+        qkv = split_internlm2_wqkv(tensor, heads, llm.get("num_key_value_heads") or heads)
+        return [(rest.replace(".attention.wqkv.", f".self_attn.{part}_proj."), t) for part, t in zip("qkv", qkv)]
+    return [(_sub_all(INTERNLM2_KEYS, rest), tensor)]
+
+
 def convert_state_dict(weights: dict[str, Any], cfg: dict[str, Any]) -> dict[str, Any]:
     """Rename and split the source weights into ``InternVLForConditionalGeneration`` keys.
 
@@ -230,42 +265,17 @@ def convert_state_dict(weights: dict[str, Any], cfg: dict[str, Any]) -> dict[str
     Raises:
         ModelError: a key outside the three parts of an InternVLChatModel.
     """
-    arch = cfg["llm_config"]["architectures"][0]
-    heads, kv_heads = cfg["llm_config"]["num_attention_heads"], cfg["llm_config"].get("num_key_value_heads")
-    dim = cfg["vision_config"]["hidden_size"]
     out: dict[str, Any] = {}
     for key, tensor in weights.items():
         if key.startswith("vision_model."):
-            new = "model.vision_tower." + _sub_all(VISION_KEYS, key.removeprefix("vision_model."))
-            if ".attention.qkv." in new:
-                for i, part in enumerate("qkv"):
-                    out[new.replace(".attention.qkv.", f".attention.{part}_proj.")] = tensor[i * dim:(i + 1) * dim].clone()
-                continue
+            out.update(_vision_weights(key, tensor, cfg["vision_config"]["hidden_size"]))
         elif key.startswith("mlp1."):
-            prefix = key[:len("mlp1.0.")]
-            if prefix not in PROJECTOR_KEYS:
-                raise ModelError(f"unexpected projector weight {key!r} (mlp1 is LayerNorm, Linear, GELU, Linear)")
-            new = "model.multi_modal_projector." + PROJECTOR_KEYS[prefix] + key[len(prefix):]
+            out.update(_projector_weights(key, tensor))
         elif key.startswith("language_model."):
-            rest = key.removeprefix("language_model.")
-            if rest.split(".")[0] in ("lm_head", "output"):
-                new = "lm_head." + rest.split(".", 1)[1]
-            elif rest.startswith("model."):
-                rest = rest.removeprefix("model.")
-                if arch == "InternLM2ForCausalLM":
-                    if ".attention.wqkv." in rest:
-                        q, k, v = split_internlm2_wqkv(tensor, heads, kv_heads or heads)
-                        for part, t in zip("qkv", (q, k, v)):
-                            out["model.language_model." + rest.replace(".attention.wqkv.", f".self_attn.{part}_proj.")] = t
-                        continue
-                    rest = _sub_all(INTERNLM2_KEYS, rest)
-                new = "model.language_model." + rest
-            else:
-                raise ModelError(f"unexpected language model weight {key!r}")
+            out.update(_language_weights(key, tensor, cfg["llm_config"]))
         else:
             raise ModelError(f"unexpected weight {key!r}: an InternVLChatModel has vision_model.*, mlp1.* and "
                              "language_model.* only")
-        out[new] = tensor
     return out
 
 
@@ -292,140 +302,6 @@ def load_source_weights(src: str | Path) -> dict[str, Any]:
             raise ModelError(f"{src}: weight shard {name} named in the index is missing (an interrupted download?)")
         weights.update(load_file(str(src / name)))
     return weights
-
-
-#: Texts the tokenizer converted from ``tokenizer.model`` must split exactly as sentencepiece does.
-SENTENCEPIECE_PROBES = ("Hello  world, what is 3+4?", "  two leading spaces,\ttab\n\nand newlines \n",
-                        "中文：这张图里有几只猫？", "x = [1, 2, 3]  # code\n    indented", "émoji 🙂 ß Ω ½ ﬁ")
-
-
-def sentencepiece_tokenizer(src: str | Path):
-    """A ``PreTrainedTokenizerFast`` equal to the checkpoint's sentencepiece tokenizer (InternLM2's ``tokenizer.model``).
-
-    InternVL2-8B ships InternLM2's tokenizer as ``tokenizer.model`` plus its own
-    classes (``tokenization_internlm2*.py``), whose fast class no longer builds a
-    working tokenizer on transformers 5; so the BPE model is read here
-    (``transformers.convert_slow_tokenizer.SentencePieceExtractor``) and assembled
-    as sentencepiece runs it (``InternLM2Tokenizer._tokenize`` is ``sp_model.encode``):
-    the normalizer's precompiled charsmap, ``remove_extra_whitespaces``,
-    ``add_dummy_prefix``, spaces as ``▁``, byte fallback; the tokens of
-    ``tokenizer_config.json``'s ``added_tokens_decoder`` keep their ids, and
-    ``<s>`` is prepended when ``add_bos_token`` (InternLM2Tokenizer's default).
-    The result is checked against sentencepiece on :data:`SENTENCEPIECE_PROBES`.
-
-    Raises:
-        ModelError: sentencepiece is missing, the model is not BPE, an added token
-            would get another id, or the result splits a probe otherwise than sentencepiece.
-    """
-    from tokenizers import AddedToken, Regex, Tokenizer, decoders, normalizers, processors
-    from tokenizers.models import BPE
-    from transformers import PreTrainedTokenizerFast
-
-    try:
-        import sentencepiece as spm
-        from transformers.convert_slow_tokenizer import SentencePieceExtractor
-    except ImportError as exc:
-        raise ModelError(f"{src}: its tokenizer is a sentencepiece model; converting it needs the sentencepiece "
-                         "and protobuf packages (pip install sentencepiece protobuf)") from exc
-    model_file = str(Path(src) / "tokenizer.model")
-    extractor = SentencePieceExtractor(model_file)
-    proto = extractor.proto
-    if proto.trainer_spec.model_type != 2:
-        raise ModelError(f"{model_file}: a sentencepiece model of type {proto.trainer_spec.model_type}; the converter "
-                         "handles BPE models (type 2) as InternLM2's")
-    parts = extractor.extract(BPE)
-    tk = Tokenizer(BPE(parts["vocab"], parts["merges"], unk_token=proto.trainer_spec.unk_piece, fuse_unk=True,
-                       byte_fallback=proto.trainer_spec.byte_fallback))
-    spec = proto.normalizer_spec
-    norm = [normalizers.Precompiled(spec.precompiled_charsmap)] if spec.precompiled_charsmap else []
-    if spec.remove_extra_whitespaces:
-        norm += [normalizers.Strip(), normalizers.Replace(Regex(" {2,}"), " ")]
-    if spec.add_dummy_prefix:
-        norm.append(normalizers.Prepend(" "))
-    tk.normalizer = normalizers.Sequence(norm + [normalizers.Replace(" ", "▁")])
-    tk.decoder = decoders.Sequence([decoders.Replace("▁", " "), decoders.ByteFallback(), decoders.Fuse()]
-                                   + ([decoders.Strip(content=" ", left=1)] if spec.add_dummy_prefix else []))
-    tk.add_tokens([AddedToken(t.content, normalized=False, special=t.special) for t in parts["additional_special_tokens"]])
-    tok_cfg_file = Path(src) / "tokenizer_config.json"
-    tok_cfg = json.loads(tok_cfg_file.read_text()) if tok_cfg_file.is_file() else {}
-    for i, entry in sorted(((int(i), e) for i, e in tok_cfg.get("added_tokens_decoder", {}).items())):
-        tk.add_special_tokens([AddedToken(entry["content"], normalized=False, special=entry.get("special", True),
-                                          lstrip=entry.get("lstrip", False), rstrip=entry.get("rstrip", False))])
-        if tk.token_to_id(entry["content"]) != i:
-            raise ModelError(f"{tok_cfg_file}: added token {entry['content']!r} has id {i}, but the converted "
-                             f"tokenizer gives it {tk.token_to_id(entry['content'])}")
-    sp = spm.SentencePieceProcessor(model_file=model_file)
-    for probe in SENTENCEPIECE_PROBES:
-        if tk.encode(probe, add_special_tokens=False).ids != sp.encode(probe):
-            raise ModelError(f"{model_file}: the converted tokenizer splits {probe!r} otherwise than sentencepiece "
-                             f"({tk.encode(probe, add_special_tokens=False).tokens} vs "
-                             f"{sp.encode(probe, out_type=str)}); please report this checkpoint")
-
-    def token(name: str, default: str) -> str:
-        value = tok_cfg.get(name, default)
-        return value["content"] if isinstance(value, dict) else value
-
-    bos, eos = token("bos_token", "<s>"), token("eos_token", "</s>")
-    if tok_cfg.get("add_bos_token", True):
-        tk.post_processor = processors.TemplateProcessing(single=f"{bos} $A", pair=f"{bos} $A {bos} $B",
-                                                          special_tokens=[(bos, tk.token_to_id(bos))])
-    return PreTrainedTokenizerFast(tokenizer_object=tk, bos_token=bos, eos_token=eos,
-                                   unk_token=token("unk_token", "<unk>"), pad_token=token("pad_token", eos),
-                                   clean_up_tokenization_spaces=False)
-
-
-def convert_tokenizer(src: str | Path, cfg: dict[str, Any], trust_remote_code: bool = True):
-    """The checkpoint's tokenizer as a transformers tokenizer with the named image tokens and the ``-hf`` template.
-
-    A sentencepiece tokenizer (``tokenizer.model`` without ``tokenizer.json``:
-    InternLM2's) is converted by :func:`sentencepiece_tokenizer`, running no
-    remote code. Another tokenizer class that ships with the checkpoint is
-    loaded with ``trust_remote_code`` and re-wrapped as ``PreTrainedTokenizerFast``
-    over the same ``tokenizers`` object, so the converted folder needs no remote code.
-
-    ``video_token`` is set to ``<video>``, because ``InternVLProcessor`` needs one;
-    InternVL2's vocabulary has no such token, so it is added after the last one
-    and may lie beyond the embedding matrix (as released InternVL2-1B/8B fill
-    theirs exactly). A prompt or response with a literal ``<video>`` therefore
-    cannot be trained; the image tokens are checked to lie inside.
-
-    Raises:
-        ModelError: the tokenizer cannot be loaded, has no fast version, lacks
-            ``<img>``/``</img>``/``<IMG_CONTEXT>``, or has image ids beyond the model's vocabulary.
-    """
-    from transformers import AutoTokenizer, PreTrainedTokenizerFast
-
-    named = {**IMAGE_TOKENS, "video_token": "<video>"}
-    try:
-        if (Path(src) / "tokenizer.model").is_file() and not (Path(src) / "tokenizer.json").is_file():
-            tok = sentencepiece_tokenizer(src)
-        else:
-            tok = AutoTokenizer.from_pretrained(str(src), trust_remote_code=trust_remote_code)
-    except (OSError, ValueError, ImportError) as exc:
-        raise ModelError(f"{src}: cannot load its tokenizer ({exc})") from exc
-    if not tok.is_fast:
-        raise ModelError(f"{src}: the tokenizer {type(tok).__name__} has no fast (tokenizers) version to convert")
-    vocab = tok.get_vocab()
-    missing = [t for t in IMAGE_TOKENS.values() if t not in vocab]
-    if missing:
-        raise ModelError(f"{src}: the tokenizer lacks the image tokens {missing} InternVL's prompts use")
-    template = CHAT_TEMPLATES[cfg["template"]]
-    if type(tok).__module__.startswith("transformers.") and type(tok) is not PreTrainedTokenizerFast:
-        tok = AutoTokenizer.from_pretrained(str(src), trust_remote_code=trust_remote_code, extra_special_tokens=named)
-    else:
-        tok = PreTrainedTokenizerFast(
-            tokenizer_object=tok.backend_tokenizer, bos_token=tok.bos_token, eos_token=tok.eos_token,
-            unk_token=tok.unk_token, pad_token=tok.pad_token, model_max_length=tok.model_max_length,
-            extra_special_tokens=named, clean_up_tokenization_spaces=False)
-    tok.chat_template = template
-    # <video> is only there because InternVLProcessor requires a video token; InternVL2 has none, so it is added
-    # after the vocabulary and may lie beyond the embeddings (no image prompt contains it)
-    too_big = {t: i for t, i in ((t, tok.convert_tokens_to_ids(t)) for t in IMAGE_TOKENS.values())
-               if i is not None and i >= cfg["llm_config"]["vocab_size"]}
-    if too_big:
-        raise ModelError(f"{src}: tokens {too_big} lie beyond the model's vocabulary "
-                         f"({cfg['llm_config']['vocab_size']} embeddings)")
-    return tok
 
 
 def image_processor(cfg: dict[str, Any]):
@@ -460,7 +336,8 @@ def convert_internvl_chat(src: str | Path, dst: str | Path, *, trust_remote_code
         ``dst``.
     Raises:
         ModelError: as :func:`read_source_config`, :func:`load_source_weights`,
-            :func:`convert_tokenizer`; ``dst`` exists (without ``overwrite``); the
+            :func:`~mmpr_builder.models.convert_tokenizer.convert_tokenizer`; ``dst`` exists (without
+            ``overwrite``); the
             converted weights do not match ``InternVLForConditionalGeneration``'s.
     """
     import torch
@@ -473,7 +350,7 @@ def convert_internvl_chat(src: str | Path, dst: str | Path, *, trust_remote_code
     if dst.exists() and not overwrite:
         raise ModelError(f"{dst} exists; pass --overwrite to replace it")
     cfg = read_source_config(src)
-    tok = convert_tokenizer(src, cfg, trust_remote_code)
+    tok = convert_tokenizer(src, CHAT_TEMPLATES[cfg["template"]], cfg["llm_config"]["vocab_size"], trust_remote_code)
     config = internvl_config(cfg, tok.context_image_token_id)
     state = convert_state_dict(load_source_weights(src), cfg)
     with torch.device("meta"):
@@ -548,7 +425,8 @@ def download_checkpoint(repo_id: str) -> Path:
                                                                 "*.txt", "*.tiktoken"]))
     except Exception as e:  # noqa: BLE001 - huggingface_hub raises many types (HTTP, offline, auth)
         raise ModelError(f"cannot download {repo_id!r} to convert it ({type(e).__name__}: {e}); download it "
-                         f"(`hf download {repo_id}`) and pass the folder, or convert it with `mmpr models convert`") from e
+                         f"(`hf download {repo_id}`) and pass the folder, or convert it with "
+                         "`mmpr models convert`") from e
 
 
 def ensure_converted(path: str, name: str | None = None, *, trust_remote_code: bool = True) -> Path:

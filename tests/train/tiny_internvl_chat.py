@@ -47,8 +47,8 @@ def _llm_config(arch: str, tok) -> dict:
 
 
 def _internlm2_tokenizer(out: Path):
-    """InternLM2's tokenizer layout in ``out``: a sentencepiece BPE ``tokenizer.model`` (trained here, single-threaded, on the
-    GSM8K questions of ``sample_data``; byte fallback, chat tokens as user-defined pieces), InternLM2's own
+    """InternLM2's tokenizer layout in ``out``: a sentencepiece BPE ``tokenizer.model`` (trained here,
+    single-threaded, on the GSM8K questions of ``sample_data``; byte fallback, chat tokens as user-defined pieces), InternLM2's own
     tokenizer classes and a ``tokenizer_config.json`` naming them, with InternVL's image tokens added after the
     sentencepiece vocabulary (as InternVL2-8B's ``added_tokens_decoder``). Returns the original slow tokenizer."""
     import sentencepiece as spm
@@ -57,7 +57,8 @@ def _internlm2_tokenizer(out: Path):
 
     items = (REMOTE_CODE.parents[2] / "sample_data" / "mathqa" / "items.jsonl").read_text().splitlines()
     corpus = out / "corpus.txt"
-    corpus.write_text("\n".join(json.loads(x)["question"] for x in items) + "\n中文：这张图里有几只猫？ émoji ß\n")
+    extra = "\n中文：这张图里有几只猫？ émoji ß\n"  # a few non-ASCII characters for the probes
+    corpus.write_text("\n".join(json.loads(x)["question"] for x in items) + extra)
     spm.SentencePieceTrainer.train(
         input=str(corpus), model_prefix=str(out / "tokenizer"), vocab_size=600, model_type="bpe", byte_fallback=True,
         user_defined_symbols=["<|im_start|>", "<|im_end|>"], unk_id=0, bos_id=1, eos_id=2, pad_id=-1,
@@ -86,7 +87,8 @@ def load_internlm2_tokenizer(folder: str | Path):
         str(folder))
 
 
-def build_internvl_chat(out: Path, embedded_dir: str, llm: str = "Qwen2ForCausalLM", template: str = "Hermes-2") -> Path:
+def build_internvl_chat(out: Path, embedded_dir: str, llm: str = "Qwen2ForCausalLM",
+                        template: str = "Hermes-2") -> Path:
     """Write a tiny remote-code InternVL2 checkpoint with LLM ``llm`` into ``out`` (seeded: same weights each time).
 
     ``Qwen2ForCausalLM`` is laid out as InternVL2-1B/InternVL2.5-1B, ``InternLM2ForCausalLM``
