@@ -22,7 +22,7 @@ from mmpr_builder.train.cli import train_command
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Build multimodal preference pairs (MMPR) with vLLM and train on them (MPO).")
-models_app = typer.Typer(no_args_is_help=True, help="Model families, aliases and the embedded default model.")
+models_app = typer.Typer(no_args_is_help=True, help="Model families, aliases, conversion of remote-code InternVL and the embedded default model.")
 app.add_typer(models_app, name="models")
 
 
@@ -195,6 +195,19 @@ def models_list(json_out: Annotated[bool, typer.Option("--json", help="print the
 
     rows = list_families()
     typer.echo(json.dumps(rows, indent=2) if json_out else format_families(rows))
+
+
+@models_app.command("convert")
+def models_convert(
+    src: Annotated[Path, typer.Argument(help="folder of a remote-code InternVL2/2.5 checkpoint (InternVLChatModel)")],
+    dst: Annotated[Path, typer.Argument(help="output folder for the transformers-native (InternVLForConditionalGeneration) copy")],
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="replace DST if it exists")] = False,
+    trust_remote_code: Annotated[bool, typer.Option(help="allow the checkpoint's tokenizer code (InternLM2's); its model code never runs")] = True,
+):
+    """Convert a remote-code InternVL2/2.5 checkpoint to the transformers-native InternVL layout (the -hf checkpoints)."""
+    from mmpr_builder.models.convert import convert_internvl_chat
+
+    typer.echo(convert_internvl_chat(src, dst, trust_remote_code=trust_remote_code, overwrite=overwrite))
 
 
 @models_app.command("build-embedded")

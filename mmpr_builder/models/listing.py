@@ -22,7 +22,7 @@ def family_summary(family: ModelFamily) -> dict[str, Any]:
     if family.train_class:
         train = f"{family.train_class} + {family.processor_class}"
     elif family.convert_to:
-        train = "no (remote code)"
+        train = f"after conversion to {family.convert_to} (mmpr train converts it into the cache)"
     else:
         train = "no"
     return {
@@ -46,7 +46,8 @@ def format_families(rows: list[dict[str, Any]]) -> str:
     for r in rows:
         archs = ", ".join(r["architectures"]) or "any *ForCausalLM without a vision tower"
         tiling = ", ".join(f"{k}={v}" for k, v in r["tiling"].items()) or "checkpoint's own"
-        convert = f"to {r['convert_to']} (planned, not built yet)" if r["convert_to"] else "not needed"
+        convert = (f"to {r['convert_to']} (`mmpr models convert SRC DST`; `mmpr train` does it once into the cache)"
+                   if r["convert_to"] else "not needed")
         aliases = ", ".join(r["aliases"]) or "none (use a Hub id or folder)"
         remote = " (remote code)" if r["trust_remote_code"] else ""
         blocks.append("\n".join([

@@ -6,8 +6,10 @@ FILE`` (a YAML mapping of MPOConfig fields; an unknown key is an error), then
 the flags given on the command line. Importing this module is cheap (no torch).
 
 This is the CLI layer of training: it resolves the model alias
-(:func:`~mmpr_builder.models.aliases.resolve_model`) and the default reference
-cache folder (``$MMPR_CACHE/ref_logps``) and hands them to the library
+(:func:`~mmpr_builder.models.aliases.resolve_model`), converts a model whose
+family has ``convert_to`` (remote-code InternVL2/2.5) once into
+``$MMPR_CACHE/models/converted/`` (:func:`~mmpr_builder.models.convert.ensure_converted`),
+resolves the default reference cache folder (``$MMPR_CACHE/ref_logps``) and hands them to the library
 (:mod:`mmpr_builder.train` imports only the schema, the errors, the registry
 and its own modules).
 """
@@ -57,7 +59,12 @@ def train_command(
     if cfg.ref_cache_dir is None:
         cfg.ref_cache_dir = str(cache_dir() / "ref_logps")
     spec = resolve_model(model)
-    summary = run_mpo(data, cfg, spec.path, model_name=spec.name, trust_remote_code=spec.trust_remote_code,
+    path, trust = spec.path, spec.trust_remote_code
+    if spec.model_family.convert_to:  # remote-code InternVL2/2.5: train the transformers-native copy
+        from mmpr_builder.models.convert import ensure_converted
+
+        path, trust = str(ensure_converted(spec.path, spec.name, trust_remote_code=trust)), False
+    summary = run_mpo(data, cfg, path, model_name=spec.name, trust_remote_code=trust,
                       resume_from_checkpoint=True if resume == "last" else resume)
     if json_out:
         typer.echo(json.dumps(summary, indent=2, default=str))

@@ -54,8 +54,9 @@ def is_vlm(path: str, trust_remote_code: bool = False) -> bool:
         return True
     if getattr(cfg, "vision_config", None) is not None:
         raise ModelError(f"{path!r} ({cfg.model_type}) is a vision-language model that transformers does not load "
-                         "natively; train an HF-native checkpoint instead (e.g. OpenGVLab/InternVL3-8B-hf, "
-                         "Qwen/Qwen2.5-VL-7B-Instruct, HuggingFaceTB/SmolVLM-Instruct)")
+                         "natively; convert a remote-code InternVL2/2.5 checkpoint with `mmpr models convert SRC DST` "
+                         "(`mmpr train --model` does it for InternVLChatModel) or train an HF-native checkpoint "
+                         "(e.g. OpenGVLab/InternVL3-8B-hf, Qwen/Qwen2.5-VL-7B-Instruct, HuggingFaceTB/SmolVLM-Instruct)")
     return False
 
 

@@ -98,3 +98,32 @@ def tiny_llm_dir(tmp_path_factory, embedded_dir) -> str:
     LlamaForCausalLM(_tiny_llama((len(tok) + 63) // 64 * 64)).save_pretrained(out)
     tok.save_pretrained(out)
     return str(out)
+
+
+@pytest.fixture(scope="session")
+def build_out(tmp_path_factory) -> Path:
+    """The real build pipeline (``run_build``: sources, prompts, labelers, pairing, shard writer) over the
+    bundled easy-VQA images and GSM8K questions, with the engine double of ``tests/fake_engine.py``.
+
+    Two real builds (fake engine): ``1-vqa`` (image pairs) and ``2-mathqa`` (text pairs), 2 items each;
+    returns a folder laid out as a build output whose ``data/`` holds the pair shards of both."""
+    import json
+    import shutil
+
+    from fake_engine import FakeEngine
+    from mmpr_builder.build import run_build
+    from mmpr_builder.build_config import assemble
+
+    root = tmp_path_factory.mktemp("builds")
+    for name, source in (("1-vqa", "vqa"), ("2-mathqa", "mathqa")):
+        items_file = Path(__file__).resolve().parents[2] / "sample_data" / source / "items.jsonl"
+        items = [json.loads(x) for x in items_file.read_text().splitlines()]
+        cfg = assemble(source, run_flags={"out_dir": str(root / name), "limit": 2},
+                       recipe_flags={"sampling": {"num_samples": 4}})
+        summary = run_build(cfg, engine=FakeEngine({i["id"]: str(i["answer"]) for i in items}), progress=False)
+        assert summary["pairs"]["total"] > 0, summary
+    pairs = root / "pairs" / "data"  # the pair shards of both builds, image shards first
+    pairs.mkdir(parents=True)
+    for shard in sorted(root.glob("*/data/*.parquet")):
+        shutil.copyfile(shard, pairs / f"{shard.parents[1].name}-{shard.name}")
+    return root / "pairs"

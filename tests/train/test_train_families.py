@@ -2,21 +2,18 @@
 
 Families: Idefics3 (SmolVLM), LLaVA-OneVision, Qwen2-VL, Qwen2.5-VL, InternVL
 (native layout) and a text-only LLM, each built offline by ``tiny_families``.
-The shards come from the real build pipeline (``run_build``: sources, prompts,
-labelers, pairing, shard writer) over the bundled easy-VQA images and GSM8K
-questions, with the engine double of ``tests/fake_engine.py``.
+The shards come from the real build pipeline (the ``build_out`` fixture of
+``conftest.py``).
 """
 
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 import torch
 
-from fake_engine import FakeEngine
 from mmpr_builder.errors import ConfigError
 from mmpr_builder.train.collator import MPODataCollator
 from mmpr_builder.train.data import load_pairs, prepare_pairs, tokenizer_of
@@ -25,29 +22,7 @@ from mmpr_builder.train.mpo_trainer import response_logps
 from mmpr_builder.train.run import load_model, load_processor
 from tiny_families import BUILDERS
 
-REPO = Path(__file__).resolve().parents[2]
 VISION_FAMILIES = ["idefics3", "llava_onevision", "qwen2_vl", "qwen2_5_vl", "internvl"]
-
-
-@pytest.fixture(scope="module")
-def build_out(tmp_path_factory) -> Path:
-    """Two real builds (fake engine): ``1-vqa`` (image pairs) and ``2-mathqa`` (text pairs), 2 items each;
-    returns a folder laid out as a build output whose ``data/`` holds the pair shards of both."""
-    from mmpr_builder.build import run_build
-    from mmpr_builder.build_config import assemble
-
-    root = tmp_path_factory.mktemp("builds")
-    for name, source in (("1-vqa", "vqa"), ("2-mathqa", "mathqa")):
-        items = [json.loads(x) for x in (REPO / "sample_data" / source / "items.jsonl").read_text().splitlines()]
-        cfg = assemble(source, run_flags={"out_dir": str(root / name), "limit": 2},
-                       recipe_flags={"sampling": {"num_samples": 4}})
-        summary = run_build(cfg, engine=FakeEngine({i["id"]: str(i["answer"]) for i in items}), progress=False)
-        assert summary["pairs"]["total"] > 0, summary
-    pairs = root / "pairs" / "data"  # the pair shards of both builds, image shards first
-    pairs.mkdir(parents=True)
-    for shard in sorted(root.glob("*/data/*.parquet")):
-        shutil.copyfile(shard, pairs / f"{shard.parents[1].name}-{shard.name}")
-    return root / "pairs"
 
 
 @pytest.fixture(scope="module")
