@@ -289,7 +289,7 @@ def view_command(
 @app.command("merge")
 def merge_command(
     out_dirs: Annotated[list[Path], typer.Argument(help="output folders of the sharded runs (`mmpr build --shard I/N`)", exists=True, file_okay=False)],
-    out: Annotated[Optional[Path], typer.Option(help="write the merged folder here: data/ (every run's shards), errors.jsonl, README.md (one card)")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="write the merged folder here: every run's shards (data/) and stored responses (responses/), a manifest, errors.jsonl, README.md (one card); mmpr relabel, view and inspect read it like one run's folder")] = None,
     push_to_hub: Annotated[Optional[str], typer.Option(help="upload the merged card to this Hub dataset (the runs pushed their shards)")] = None,
     allow_missing: Annotated[bool, typer.Option("--allow-missing", help="merge even if some of the N shards' folders are not given")] = False,
     json_: Annotated[bool, typer.Option("--json", help="print the merged statistics as JSON")] = False,

@@ -178,3 +178,82 @@ def test_merge_refuses_what_does_not_belong_together(truths, tmp_path):
     proc = subprocess.run([sys.executable, "-m", "mmpr_builder", "merge", str(s1)], cwd=REPO_ROOT,
                           capture_output=True, text=True)
     assert proc.returncode == 2 and "error: shards 0/2 are missing" in proc.stderr
+
+
+def _rows(out: Path, folder: str) -> list[dict]:
+    """Every row of data/ or responses/, without the mmpr version stamp, sorted by id."""
+    rows = [{k: v for k, v in r.items() if k != "mmpr_version"}
+            for p in sorted((out / folder).glob("*.parquet")) for r in pq.read_table(p).to_pylist()]
+    return sorted(rows, key=lambda r: r["id"])
+
+
+def test_a_merged_folder_carries_the_responses_so_relabel_and_view_work(truths, tmp_path):
+    """merge --out carries each run's responses and commits: relabelling the merged folder gives the
+    pairs of relabelling each run's folder, and view/inspect read it like one run's folder."""
+    from mmpr_builder.output.merge import MERGED_KEY
+    from mmpr_builder.output.view.pairs import PairStore
+    from mmpr_builder.relabel import relabel
+
+    runs = [tmp_path / "s0", tmp_path / "s1"]
+    for i, out in enumerate(runs):
+        build(out, truths, shard=f"{i}/2")
+    merged = tmp_path / "merged"
+    merge_outputs(runs[::-1], out_dir=merged)  # folder order does not matter: shard 0/2 comes first
+    state = read_state(merged)  # checksums too
+    assert state.problems == [] and state.manifest.run_fingerprint[MERGED_KEY] == ["0/2", "1/2"]
+    assert item_ids(merged) == set(truths)
+    assert _rows(merged, "responses") == sorted(_rows(runs[0], "responses") + _rows(runs[1], "responses"),
+                                                key=lambda r: r["id"])
+    store = PairStore(merged)
+    assert store.total == len(pair_ids(merged)) > 0
+    responses = store.response_columns(("item_id",))
+    assert set(responses["item_id"]) == set(truths) and store.problems == []
+    report = tmp_path / "report.html"
+    proc = subprocess.run([sys.executable, "-m", "mmpr_builder", "view", str(merged), "--out", str(report)],
+                          cwd=REPO_ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "has no responses table" not in report.read_text()  # finish reasons come from responses/
+
+    changes = {"pairing": {"max_pairs_per_item": 2}}
+    summary = relabel(merged, tmp_path / "merged-relabelled", changes)
+    per_run = [relabel(out, tmp_path / f"{out.name}-relabelled", changes) for out in runs]
+    assert summary["items"] == sum(s["items"] for s in per_run) == len(truths)
+    assert summary["not_generated"] == 0
+    expected = sorted(_rows(tmp_path / "s0-relabelled", "data") + _rows(tmp_path / "s1-relabelled", "data"),
+                      key=lambda r: r["id"])
+    got = _rows(tmp_path / "merged-relabelled", "data")
+    assert [r["id"] for r in got] == [r["id"] for r in expected] and got == expected
+    assert len(got) < len(pair_ids(merged))  # the new limit took effect
+
+    # merging again into the merged folder replaces it; a build's folder is refused
+    merge_outputs(runs, out_dir=merged)
+    assert read_state(merged).problems == [] and item_ids(merged) == set(truths)
+    with pytest.raises(OutputError, match="merge into a new folder"):
+        merge_outputs(runs, out_dir=tmp_path / "merged-relabelled")
+    with pytest.raises(OutputError, match="differing: merged_shards"):
+        build(merged, truths)  # a build does not write into a merged folder
+
+
+def test_merge_out_refuses_an_interrupted_run(truths, tmp_path):
+    """A run with rows in an open shard (interrupted) counts in the statistics but is not merged into --out."""
+
+    class Crashing(FakeEngine):
+        def step(self):
+            self.steps = getattr(self, "steps", 0) + 1
+            if self.steps > 3:
+                raise RuntimeError("engine lost")
+            return super().step()
+
+    s0, s1 = tmp_path / "s0", tmp_path / "s1"
+    build(s0, truths, shard="0/2")
+    run = RunConfig(out_dir=str(s1), limit=LIMIT, shard="1/2", max_shard_rows=10_000, inflight_items=1,
+                    commit_interval_s=0.001)
+    with pytest.raises(RuntimeError, match="engine lost"):
+        run_build(BuildConfig(load_recipe("mathqa"), run=run), engine=Crashing(truths), progress=False)
+    state = read_state(s1)
+    assert state.open_rows() > 0 and not state.manifest.shards
+    summary = merge_outputs([s0, s1])
+    assert summary["shards"]["open_rows"] == state.open_rows()
+    with pytest.raises(OutputError, match="rows in an open shard"):
+        merge_outputs([s0, s1], out_dir=tmp_path / "merged")
+    assert not (tmp_path / "merged").exists()

@@ -9,10 +9,18 @@ fingerprint but for ``shard``, same N, each I once, all N present unless
 folder (every run's shards under ``data/``, hard-linked when possible, the
 concatenated ``errors.jsonl`` and one ``README.md`` card with the totals of all
 shards, :func:`mmpr_builder.output.card.render_card`) and uploads that card.
+
+The merged folder is an output folder like a build's: its ``manifest.json`` lists
+every run's finished shards and their ``responses/`` files (renumbered in run
+order, shard ``0/N`` first) and every run's commits (records renumbered), under
+the common fingerprint plus :data:`MERGED_KEY`. So ``mmpr relabel``,
+``mmpr view`` and ``mmpr inspect`` read it as they read one run's folder, and
+``mmpr build`` refuses to write into it (its fingerprint differs).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -22,8 +30,23 @@ from typing import Any
 
 from ..errors import ConfigError, OutputError
 from ..items import ItemOutcome
-from .manifest import CARD_NAME, DATA_DIR, ERRORS_NAME, MANIFEST_NAME, atomic_write_bytes
-from .state import OutputState, read_state
+from .manifest import (
+    CARD_NAME,
+    DATA_DIR,
+    MANIFEST_NAME,
+    RESPONSES_DIR,
+    Manifest,
+    atomic_write_bytes,
+    read_manifest,
+    write_commit_record,
+    write_errors_file,
+    write_manifest,
+)
+from .responses import response_shard_name
+from .state import OutputState, read_state, stray_files
+
+#: run fingerprint key of a merged folder: the shards (``"I/N"``) it holds, in order
+MERGED_KEY = "merged_shards"
 
 
 def _runs(out_dirs: list[Path], allow_missing: bool) -> tuple[list[tuple[Path, OutputState]], dict, int]:
@@ -84,9 +107,10 @@ def merge_outputs(out_dirs: list[Path], *, out_dir: Path | None = None, allow_mi
     Args:
         out_dirs: the runs' output folders (each built with ``--shard I/N``, same N and settings).
         out_dir: when given, write the merged folder there: ``data/`` with every run's finished
-            shards (hard links, else copies), ``errors.jsonl`` (all runs', in folder order) and
-            ``README.md`` (one card with the totals of all shards). Must not be one of ``out_dirs``
-            nor an mmpr build folder.
+            shards and ``responses/`` with their responses (hard links, else copies), the commit
+            records, ``manifest.json`` (see the module doc), ``errors.jsonl`` (all runs', in
+            shard order) and ``README.md`` (one card with the totals of all shards). Must not be
+            one of ``out_dirs`` nor a build's folder; an earlier merge's folder is replaced.
         allow_missing: merge even when some of the N shards' folders are not given.
         push_to_hub: upload the merged card to this Hub dataset (needs ``out_dir``); the runs
             push their own shards.
@@ -98,7 +122,9 @@ def merge_outputs(out_dirs: list[Path], *, out_dir: Path | None = None, allow_mi
         and ``problems`` (each prefixed with its folder).
     Raises:
         OutputError: a folder is not a sharded run's, the folders are not shards of one run,
-            a shard is given twice or missing, or ``out_dir`` is unusable.
+            a shard is given twice or missing, or ``out_dir`` is unusable; with ``out_dir``
+            also a damaged run folder or one with rows in an open shard (an interrupted run:
+            resume it first).
         ConfigError: no folders, or ``push_to_hub`` without ``out_dir``.
     """
     from .card import render_card
@@ -135,7 +161,7 @@ def merge_outputs(out_dirs: list[Path], *, out_dir: Path | None = None, allow_mi
     summary["run_fingerprint"] = fp
     summary["problems"] = problems
     if out_dir is not None:
-        _write(Path(out_dir), runs, shards, render_card(
+        _write(Path(out_dir), runs, fp, render_card(
             outcomes=outcomes, run_info=_run_info(fp, runs, push_to_hub), errors=dict(sorted(errors.items())),
             num_rows=summary["shards"]["rows"], num_bytes=summary["shards"]["bytes"], num_shards=len(shards)))
         if push_to_hub:
@@ -145,27 +171,73 @@ def merge_outputs(out_dirs: list[Path], *, out_dir: Path | None = None, allow_mi
     return summary
 
 
-def _write(out_dir: Path, runs, shards, card: str) -> None:
-    """The merged folder: shards (hard links or copies), errors.jsonl, README.md."""
+def _link(src: Path, dst: Path) -> None:
+    """``dst`` becomes ``src``'s bytes: a hard link, else a copy (a stale ``dst`` is replaced)."""
+    if dst.exists() and os.path.samefile(src, dst):
+        return
+    dst.unlink(missing_ok=True)
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def _check_mergeable(d: Path, state: OutputState) -> None:
+    """A run folder whose shards can be carried as they are: no damage, nothing in an open shard."""
+    if state.problems:
+        raise OutputError(f"{d} is damaged ({'; '.join(state.problems)}); rerun its `mmpr build` to repair it, "
+                          "then merge")
+    open_commits = [c for c in state.manifest.commits if c.part is not None or c.responses_part is not None]
+    if open_commits:
+        raise OutputError(f"{d} has {state.open_rows()} pair rows in an open shard (the run was interrupted); "
+                          "rerun its `mmpr build` so it finishes, then merge (or merge without --out)")
+
+
+def _write(out_dir: Path, runs, fp: dict, card: str) -> None:
+    """The merged folder: shards and responses (hard links or copies), commit records, manifest,
+    errors.jsonl, README.md; see the module doc."""
     resolved = {d.resolve() for d, _ in runs}
-    if out_dir.resolve() in resolved or (out_dir / MANIFEST_NAME).exists():
+    old = read_manifest(out_dir) if (out_dir / MANIFEST_NAME).is_file() else None
+    if out_dir.resolve() in resolved or (old is not None and MERGED_KEY not in old.run_fingerprint):
         raise OutputError(f"{out_dir} is a build's output folder; merge into a new folder")
+    for d, state in runs:
+        _check_mergeable(d, state)
+    runs = sorted(runs, key=lambda r: _spec(r[1]).index)
+    manifest = Manifest(run_fingerprint={**fp, MERGED_KEY: [str(_spec(s)) for _, s in runs]})
+    (out_dir / MANIFEST_NAME).unlink(missing_ok=True)  # an earlier merge's: written again last
     (out_dir / DATA_DIR).mkdir(parents=True, exist_ok=True)
-    for d, s in shards:
-        dst = out_dir / s.name
-        if dst.exists() and dst.stat().st_size == s.bytes:
-            continue
-        dst.unlink(missing_ok=True)
-        try:
-            os.link(d / s.name, dst)
-        except OSError:
-            shutil.copy2(d / s.name, dst)
-    lines = []
-    for d, _ in runs:
-        if (d / ERRORS_NAME).is_file():
-            lines += [ln for ln in (d / ERRORS_NAME).read_text(encoding="utf-8").splitlines() if ln.strip()]
-    atomic_write_bytes(out_dir / ERRORS_NAME, "".join(ln + "\n" for ln in lines).encode("utf-8"))
+    (out_dir / RESPONSES_DIR).mkdir(exist_ok=True)
+    errors = []
+    for d, state in runs:
+        finished = sorted(state.manifest.shards, key=lambda s: s.index)
+        base = len(manifest.shards)
+        number = {s.index: base + k for k, s in enumerate(finished)}
+        number[state.manifest.open_shard()] = base + len(finished)  # commits without rows after the last shard
+        for s in finished:
+            _link(d / s.name, out_dir / s.name)
+            rname = None
+            if s.responses_name is not None:
+                rname = response_shard_name(number[s.index])
+                _link(d / s.responses_name, out_dir / rname)
+            manifest.shards.append(dataclasses.replace(s, index=number[s.index], responses_name=rname))
+        for c in state.manifest.commits:
+            record = state.records[c.index]
+            index = len(manifest.commits)
+            name, sha = write_commit_record(out_dir, index, record["items"], record["errors"])
+            manifest.commits.append(dataclasses.replace(c, index=index, shard=number[c.shard], record=name,
+                                                        record_sha256=sha))
+            errors += record["errors"]
+    write_errors_file(out_dir, errors)
     atomic_write_bytes(out_dir / CARD_NAME, card.encode("utf-8"))
+    write_manifest(out_dir, manifest)
+    for path in stray_files(out_dir, manifest):  # an earlier merge's files this one does not list
+        path.unlink()
 
 
-__all__ = ["merge_outputs"]
+def _spec(state: OutputState):
+    from mmpr_builder.sharding import ShardSpec
+
+    return ShardSpec.parse(state.manifest.run_fingerprint["shard"])
+
+
+__all__ = ["MERGED_KEY", "merge_outputs"]
