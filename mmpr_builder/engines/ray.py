@@ -28,10 +28,12 @@ on; a rerun skips committed items. Only a dataset that fails before returning
 anything (the model does not load on the cluster) ends the build
 (:class:`~mmpr_builder.errors.ModelError`).
 
-Layout does not change pairs: a request's samples depend on the request (its
-seed) alone, not on the replica or the other requests, up to what the
-hardware's kernels guarantee for different batch shapes (on vLLM-CPU float32,
-the same batch shape gives the same bits; see tests/test_engine_ray.py).
+Layout does not change which seed a request gets (its item's, from
+:func:`~mmpr_builder.engines.base.item_seed`), whichever replica samples it. Its
+texts (and so its pair ids) are those of the ``vllm`` engine when the kernels
+are batch-invariant, as vLLM-CPU float32 is (measured by
+``benchmarks/probe_batch_invariance.py``; tested in tests/test_engine_ray.py);
+on GPUs that needs vLLM's batch-invariant mode (README, "Scaling out").
 
 The ``ray`` ``[data]`` extra is needed (``pip install '.[ray]'``; ``make setup`` installs it).
 """
