@@ -117,3 +117,18 @@ def test_unknown_engine_arg_fails_before_any_work(tmp_path):
     with pytest.raises(ConfigError, match="engine.stop_tokens: must be a list of token strings"):
         assemble("mathqa", config_file=config).validate()
     assert not out.exists()
+
+
+def test_batch_invariant_mode_is_refused_on_vllm_cpu_before_loading(monkeypatch):
+    """VLLM_BATCH_INVARIANT=1 fails every vLLM-CPU step (Triton kernels): refused at engine start, named."""
+    from mmpr_builder.engines.vllm import Engine, is_cpu_build
+
+    if not is_cpu_build():
+        pytest.skip("the check is for vLLM-CPU; a GPU build supports the mode")
+    monkeypatch.setenv("VLLM_BATCH_INVARIANT", "1")
+    with pytest.raises(ConfigError, match="VLLM_BATCH_INVARIANT=1 is for GPU builds"):
+        Engine(MODEL_ALIASES.get(MODEL_ALIASES.names()[0]), EngineConfig())
+    monkeypatch.setenv("VLLM_BATCH_INVARIANT", "0")
+    from mmpr_builder.engines.vllm import check_no_batch_invariant_mode
+
+    check_no_batch_invariant_mode()  # off: nothing to refuse

