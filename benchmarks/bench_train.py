@@ -52,7 +52,7 @@ including mmpr's reference pass, peak memory above the process's baseline
 token-weighted SFT equals ours) and the ratios. On a shared CPU the timings
 are noisy: the load average is printed with them.
 
-    python benchmarks/bench_train.py [--steps 6] [--pairs 8] [--data DIR] [--text-only] [--gradient-checkpointing]
+    python benchmarks/bench_train.py [--steps N] [--pairs 8] [--data DIR] [--text-only] [--gradient-checkpointing]
 """
 
 from __future__ import annotations
@@ -234,6 +234,15 @@ def make_data(folder: Path, pairs: int, text_only: bool) -> Path:
     return folder
 
 
+def count_pairs(data: str) -> int:
+    """Pair rows in the shards under ``data`` (Parquet metadata only)."""
+    import pyarrow.parquet as pq
+
+    from mmpr_builder.train.data import find_shards
+
+    return sum(pq.ParquetFile(f).metadata.num_rows for f in find_shards(data))
+
+
 def child(args) -> None:
     """One run in this process. Its peak memory is counted above the baseline taken here, after the
     libraries of both trainers are imported and before any model or data is loaded."""
@@ -252,7 +261,9 @@ def main() -> None:
     p.add_argument("--model", default=None, help="model alias/folder (default: embedded)")
     p.add_argument("--data", default=None, help="pair shards (default: built from sample_data)")
     p.add_argument("--pairs", type=int, default=8, help="pairs to build when --data is not given")
-    p.add_argument("--steps", type=int, default=6)
+    p.add_argument("--steps", type=int, default=None,
+                   help="optimizer steps (default: one epoch, so both trainers use every pair the reference "
+                        "pass scored and end-to-end pairs/s compares the same work)")
     p.add_argument("--batch-size", type=int, default=1)
     p.add_argument("--text-only", action="store_true",
                    help="text rows only (TRL then precomputes its reference log-probs, as mmpr caches them)")
@@ -267,6 +278,8 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="bench_train_") as work:
         data = args.data or str(make_data(Path(work) / "pairs", args.pairs, args.text_only))
+        if args.steps is None:
+            args.steps = -(-count_pairs(data) // args.batch_size)
         results, load = {}, [os.getloadavg()[0]]
         for name in ("mmpr", "mmpr-online", "trl"):
             out = Path(work) / f"{name}.json"
