@@ -17,6 +17,7 @@ import torch
 
 from mmpr_builder.errors import ModelError
 from mmpr_builder.models.convert import PROVENANCE_FILE, convert_internvl_chat, ensure_converted, split_internlm2_wqkv
+from mpo_helpers import train_cli
 from tiny_internvl_chat import build_internvl_chat, load_internlm2_tokenizer, load_remote_model
 
 # InternVL2-1B/2.5-1B-like, InternVL2-8B-like (the paper's), InternVL2-4B-like. A Llama LLM takes the Qwen2 path
@@ -201,24 +202,11 @@ def test_mmpr_models_convert_cli(remote_dirs, tmp_path):
 def test_mmpr_train_converts_remote_internvl_into_the_cache(remote_dirs, build_out, tmp_path, monkeypatch):
     """`mmpr train --model <remote-code folder>` converts once into $MMPR_CACHE and trains the copy for 2 steps;
     the cached copy is reused, and a checkpoint with the same config but other weights is converted anew."""
-    import typer
     from safetensors.torch import load_file, save_file
-    from typer.testing import CliRunner
-
-    from mmpr_builder.train.cli import train_command
 
     monkeypatch.setenv("MMPR_CACHE", str(tmp_path / "cache"))
     src = remote_dirs("InternLM2ForCausalLM")
-    app = typer.Typer()
-    app.command("train")(train_command)
-    app.command("noop")(lambda: None)
-    cfg = tmp_path / "mpo.yaml"
-    cfg.write_text(f"warmup_steps: 0\nsave_strategy: 'no'\ndisable_tqdm: true\nuse_cpu: true\n"
-                   f"train_sampling_strategy: sequential\nref_cache_dir: {tmp_path / 'ref'}\n")
-    out = tmp_path / "out"
-    result = CliRunner().invoke(app, ["train", "--data", str(build_out), "--output", str(out), "--model", str(src),
-                                      "--max-steps", "2", "--batch-size", "2", "--learning-rate", "1e-3",
-                                      "--config", str(cfg)], catch_exceptions=False)
+    result, out = train_cli(build_out, src, tmp_path)
     assert result.exit_code == 0, result.output
     converted = list((tmp_path / "cache" / "models" / "converted").iterdir())
     assert len(converted) == 1 and (converted[0] / PROVENANCE_FILE).is_file()

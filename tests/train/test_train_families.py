@@ -20,6 +20,7 @@ from mmpr_builder.train.data import load_pairs, prepare_pairs, tokenizer_of
 from mmpr_builder.train.families import train_family
 from mmpr_builder.train.mpo_trainer import response_logps
 from mmpr_builder.train.run import load_model, load_processor
+from mpo_helpers import train_cli
 from tiny_families import BUILDERS
 
 VISION_FAMILIES = ["idefics3", "llava_onevision", "qwen2_vl", "qwen2_5_vl", "internvl"]
@@ -87,26 +88,13 @@ def test_mmpr_train_runs_for_family(family, family_dirs, build_out, tmp_path):
     """`mmpr train --model DIR` for 2 steps: every weight group of the language model changes, each MPO
     term is logged each step, and at step 1 the DPO term is ln 2 (the cached reference, computed with
     the images, equals the policy)."""
-    import typer
     from safetensors.torch import load_file
-    from typer.testing import CliRunner
-
-    from mmpr_builder.train.cli import train_command
 
     model_dir = family_dirs(family)
     image_only = family not in ("text", "idefics3")
     if image_only:  # as a real checkpoint: a video processor config our image-only processor does not write
         (Path(model_dir) / "video_preprocessor_config.json").write_text('{"video_processor_type": "x"}\n')
-    app = typer.Typer()
-    app.command("train")(train_command)
-    app.command("noop")(lambda: None)
-    cfg = tmp_path / "mpo.yaml"
-    cfg.write_text(f"warmup_steps: 0\nsave_strategy: 'no'\ndisable_tqdm: true\nuse_cpu: true\n"
-                   f"train_sampling_strategy: sequential\nref_cache_dir: {tmp_path / 'ref'}\n")
-    out = tmp_path / "out"
-    result = CliRunner().invoke(app, ["train", "--data", str(build_out), "--output", str(out), "--model", model_dir,
-                                      "--max-steps", "2", "--batch-size", "2", "--learning-rate", "1e-3",
-                                      "--config", str(cfg)], catch_exceptions=False)
+    result, out = train_cli(build_out, model_dir, tmp_path)
     assert result.exit_code == 0, result.output
     summary = json.loads((out / "train_summary.json").read_text())
     assert summary["global_step"] == 2
