@@ -139,16 +139,19 @@ def read_source_config(src: str | Path) -> dict[str, Any]:
     return cfg
 
 
+def _side(value: int | list[int]) -> int:
+    """A square size given as ``n`` or ``[n, n]``, in pixels."""
+    return int(value[0] if isinstance(value, (list, tuple)) else value)
+
+
 def image_size_of(cfg: dict[str, Any]) -> int:
     """Tile side in pixels: ``force_image_size`` or the vision tower's ``image_size``."""
-    size = cfg.get("force_image_size") or cfg["vision_config"]["image_size"]
-    return int(size[0] if isinstance(size, (list, tuple)) else size)
+    return _side(cfg.get("force_image_size") or cfg["vision_config"]["image_size"])
 
 
 def num_image_tokens(cfg: dict[str, Any]) -> int:
     """LLM tokens per tile, as ``InternVLChatModel.num_image_token``: (size / patch)^2 x downsample_ratio^2."""
-    patch = cfg["vision_config"]["patch_size"]
-    patch = int(patch[0] if isinstance(patch, (list, tuple)) else patch)
+    patch = _side(cfg["vision_config"]["patch_size"])
     return int((image_size_of(cfg) // patch) ** 2 * (cfg.get("downsample_ratio", 0.5) ** 2))
 
 
@@ -175,13 +178,12 @@ def internvl_config(cfg: dict[str, Any], image_token_id: int):
         initializer_range=v.get("initializer_range", 0.02))
     llm = cfg["llm_config"]
     arch = llm["architectures"][0]
-    text = {k: val for k, val in llm.items() if k not in DROPPED_TEXT_KEYS}
+    text = {k: val for k, val in llm.items() if k not in DROPPED_TEXT_KEYS and k != "model_type"}
     if arch == "InternLM2ForCausalLM":  # the same decoder as Llama (InternLM2Attention is LlamaAttention, fused)
-        text = {k: val for k, val in text.items() if k not in ("model_type",)}
         text["attention_bias"] = bool(llm.get("bias", False))
         text["head_dim"] = llm["hidden_size"] // llm["num_attention_heads"]
     text["tie_word_embeddings"] = False  # InternVLChatConfig forces untied embeddings for every size
-    text_config = CONFIG_MAPPING[TEXT_MODEL_TYPES[arch]](**{k: val for k, val in text.items() if k != "model_type"})
+    text_config = CONFIG_MAPPING[TEXT_MODEL_TYPES[arch]](**text)
     text_config.architectures = [f"{type(text_config).__name__.removesuffix('Config')}ForCausalLM"]
     dtype = llm.get("torch_dtype") or llm.get("dtype") or cfg.get("torch_dtype") or "bfloat16"
     out = InternVLConfig(vision_config=vision, text_config=text_config, image_token_id=image_token_id,
