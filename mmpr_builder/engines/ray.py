@@ -31,9 +31,10 @@ anything (the model does not load on the cluster) ends the build
 Layout does not change which seed a request gets (its item's, from
 :func:`~mmpr_builder.engines.base.item_seed`), whichever replica samples it. Its
 texts (and so its pair ids) are those of the ``vllm`` engine when the kernels
-are batch-invariant, as vLLM-CPU float32 is (measured by
-``benchmarks/probe_batch_invariance.py``; tested in tests/test_engine_ray.py);
-on GPUs that needs vLLM's batch-invariant mode (README, "Scaling out").
+are batch-invariant, as vLLM-CPU float32 was on an AVX-512 CPU (measured by
+``benchmarks/probe_batch_invariance.py``; not established on AVX2-only CPUs;
+tests/test_engine_ray.py checks it with one request per batch); on GPUs that
+needs vLLM's batch-invariant mode (README, "Scaling out").
 
 The ``ray`` ``[data]`` extra is needed (``pip install '.[ray]'``; ``make setup`` installs it).
 """

@@ -67,7 +67,8 @@ def check_no_batch_invariant_mode() -> None:
 
     The mode swaps softmax, bmm and mean for Triton kernels, which vLLM-CPU lacks
     (``TypeError: 'function' object is not subscriptable`` at the first step; measured with
-    ``benchmarks/probe_batch_invariance.py``); float32 vLLM-CPU is batch-invariant without it.
+    ``benchmarks/probe_batch_invariance.py``); float32 vLLM-CPU was batch-invariant without it on an
+    AVX-512 CPU.
 
     Raises:
         ConfigError: the variable is set to a non-zero value.
@@ -76,8 +77,8 @@ def check_no_batch_invariant_mode() -> None:
 
     if os.environ.get("VLLM_BATCH_INVARIANT", "0").strip() not in ("", "0"):
         raise ConfigError("VLLM_BATCH_INVARIANT=1 is for GPU builds of vLLM: vLLM-CPU fails every step with it "
-                          "(its batch-invariant kernels are Triton), and float32 vLLM-CPU is batch-invariant "
-                          "without it; unset it")
+                          "(its batch-invariant kernels are Triton); unset it (benchmarks/probe_batch_invariance.py "
+                          "measures whether this CPU's float32 kernels are batch-invariant without it)")
 
 
 class Engine(StreamingEngine):
